@@ -1,0 +1,136 @@
+//! The tool manifest (`tool-manifest.yaml`): which operations become tools, under which names.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The whole manifest file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub version: u32,
+    #[serde(default)]
+    pub limits: Limits,
+    pub products: IndexMap<String, Product>,
+}
+
+/// Budgets the tool surface must stay within.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default = "default_max_name_length")]
+    pub max_name_length: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_name_length: default_max_name_length(),
+        }
+    }
+}
+
+fn default_max_name_length() -> usize {
+    48
+}
+
+/// One IONOS product: an API with its own endpoint, credentials and tools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub title: String,
+    pub spec: String,
+    pub base_url: String,
+    pub base_url_env: String,
+    pub auth: AuthScheme,
+    pub privilege: String,
+    #[serde(default)]
+    pub filters: bool,
+    #[serde(default)]
+    pub parameters: ParameterRules,
+    #[serde(default)]
+    pub tools: Vec<ToolEntry>,
+}
+
+/// How a product's requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthScheme {
+    /// `Authorization: Bearer $IONOS_TOKEN` (or HTTP Basic with username and password).
+    Bearer,
+    /// No credentials.
+    None,
+}
+
+impl AuthScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "bearer",
+            AuthScheme::None => "none",
+        }
+    }
+}
+
+/// Parameter handling shared by a product's tools or set on one tool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterRules {
+    /// Wire name -> argument name.
+    #[serde(default)]
+    pub rename: IndexMap<String, String>,
+    /// Wire names (a trailing `*` matches a prefix) never shown to the model.
+    #[serde(default)]
+    pub hide: Vec<String>,
+    /// Wire name -> value always sent (implies hidden).
+    #[serde(default)]
+    pub fixed: IndexMap<String, Value>,
+}
+
+/// Read or write: what a tool may do to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// One tool of the manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolEntry {
+    pub name: String,
+    pub operation: String,
+    pub access: Access,
+    pub toolset: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub list: bool,
+    #[serde(default)]
+    pub rename: IndexMap<String, String>,
+    #[serde(default)]
+    pub hide: Vec<String>,
+    #[serde(default)]
+    pub fixed: IndexMap<String, Value>,
+    /// Argument name -> default value (sent when the caller leaves the argument out).
+    #[serde(default)]
+    pub defaults: IndexMap<String, Value>,
+    /// JSON property names removed from every result.
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
+/// Parses the manifest text, naming the line and column of a syntax error.
+pub fn parse(text: &str) -> Result<Manifest, String> {
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
+}

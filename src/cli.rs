@@ -1,0 +1,163 @@
+//! The command-line subcommands. Only these write to stdout, and only when not serving MCP.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+use serde_json::{Map, Value, json};
+
+use crate::config::{Config, Credentials, ProcessEnv, Secret};
+use crate::dispatch::{Dispatcher, Output};
+use crate::server::IonosServer;
+use crate::simulator::{DEMO_TOKEN, Simulator};
+use crate::tool_table::TOOLS;
+
+/// Logs go to stderr: on stdio, stdout carries only the protocol.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IONOS_MCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// A dispatcher on the real API, or on a freshly started simulator (`--demo`).
+/// The simulator lives as long as the returned guard.
+pub async fn dispatcher(demo: bool) -> anyhow::Result<(Arc<Dispatcher>, Option<Simulator>)> {
+    let config = Config::from_env(&ProcessEnv).context("invalid configuration")?;
+    if demo {
+        let sim = Simulator::start()
+            .await
+            .context("cannot start the simulated IONOS account")?;
+        let mut config = config.with_origin(&format!("http://{}", sim.addr()));
+        config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
+        let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
+        return Ok((Arc::new(d), Some(sim)));
+    }
+    let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
+    Ok((Arc::new(d), None))
+}
+
+/// `ionos-mcp` / `ionos-mcp serve`: MCP over stdio until the client closes it.
+pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
+    let (dispatcher, _sim) = dispatcher(demo).await?;
+    if matches!(dispatcher.config().credentials, Credentials::None) {
+        tracing::warn!(
+            "IONOS_TOKEN is not set: tools are listed, calls will explain how to set it"
+        );
+    }
+    let server = IonosServer::new(dispatcher);
+    tracing::info!(tools = server.tools().len(), demo, "serving MCP on stdio");
+    let service = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP initialization failed")?;
+    service
+        .waiting()
+        .await
+        .context("MCP session ended with an error")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ionos-mcp tools [--json]`.
+pub fn print_tools(as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let list: Vec<Value> = TOOLS
+            .iter()
+            .map(|t| {
+                let schema = t.input_schema_object();
+                let args: Vec<&String> = schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().collect())
+                    .unwrap_or_default();
+                json!({
+                    "name": t.name,
+                    "product": t.product,
+                    "toolset": t.toolset,
+                    "title": t.title,
+                    "access": t.access.as_str(),
+                    "read_only": t.is_read_only(),
+                    "method": t.method,
+                    "path": t.path,
+                    "operation_id": t.operation_id,
+                    "privilege": t.product().privilege,
+                    "arguments": args,
+                    "required": schema.get("required").cloned().unwrap_or(json!([])),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+    } else {
+        let w = TOOLS.iter().map(|t| t.name.len()).max().unwrap_or(10);
+        let ws = TOOLS.iter().map(|t| t.toolset.len()).max().unwrap_or(8);
+        writeln!(
+            out,
+            "{:w$}  {:ws$}  {:5}  {:6} PATH",
+            "TOOL", "TOOLSET", "ACCESS", "METHOD"
+        )?;
+        for t in TOOLS {
+            writeln!(
+                out,
+                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
+                t.name,
+                t.toolset,
+                t.access.as_str(),
+                t.method,
+                t.path,
+                t.title
+            )?;
+        }
+        writeln!(out, "\n{} tools", TOOLS.len())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ionos-mcp call <tool> '<json>'`: one call, the result on stdout, exit 1 on a tool error.
+pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<ExitCode> {
+    let args: Value = serde_json::from_str(arguments)
+        .with_context(|| format!("arguments must be a JSON object, e.g. '{{\"datacenter_id\": \"...\"}}'; got `{arguments}`"))?;
+    let Value::Object(args) = args else {
+        anyhow::bail!("arguments must be a JSON object, e.g. '{{}}'");
+    };
+    let (dispatcher, _sim) = dispatcher(demo).await?;
+    let outcome = dispatcher.call(tool, Some(args)).await;
+    let mut out = std::io::stdout().lock();
+    match outcome {
+        None => {
+            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+            anyhow::bail!(
+                "unknown tool `{tool}`; `ionos-mcp tools` lists them ({} in all, e.g. {})",
+                names.len(),
+                names[..3.min(names.len())].join(", ")
+            )
+        }
+        Some(Ok(Output::Json(v))) => {
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Ok(Output::Text(t))) => {
+            writeln!(out, "{t}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Arguments as a JSON object map, for callers holding a `Value`.
+pub fn object(v: Value) -> Option<Map<String, Value>> {
+    match v {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}

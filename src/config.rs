@@ -1,0 +1,219 @@
+//! Run-time configuration from the environment: credentials, endpoints, timeouts.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::tool_table::{PRODUCTS, ProductSpec};
+
+/// A credential that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    None,
+    Token(Secret),
+}
+
+/// Everything the dispatcher needs to reach IONOS.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub credentials: Credentials,
+    /// Base URL per product key, without a trailing slash.
+    pub base_urls: BTreeMap<&'static str, String>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Larger answers are refused with advice to narrow the request.
+    pub max_body_bytes: usize,
+    /// Write tools run only when this is set (`IONOS_ENABLE_WRITES=true`).
+    pub writes_enabled: bool,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+/// The environment the configuration is read from (a map in tests).
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Config {
+    /// Reads `IONOS_TOKEN`, the base-URL overrides named in the manifest, and the timeouts.
+    pub fn from_env(env: &dyn Env) -> Result<Config, ConfigError> {
+        let credentials = match env.get("IONOS_TOKEN") {
+            Some(t) => Credentials::Token(Secret::new(t.trim())),
+            None => Credentials::None,
+        };
+        let mut base_urls = BTreeMap::new();
+        for p in PRODUCTS {
+            let url = match env.get(p.base_url_env) {
+                Some(v) => normalize_base_url(&v, p).map_err(|message| ConfigError {
+                    variable: p.base_url_env.to_string(),
+                    message,
+                })?,
+                None => p.base_url.trim_end_matches('/').to_string(),
+            };
+            base_urls.insert(p.key, url);
+        }
+        Ok(Config {
+            credentials,
+            base_urls,
+            connect_timeout: Duration::from_secs(seconds(env, "IONOS_CONNECT_TIMEOUT", 10)?),
+            request_timeout: Duration::from_secs(seconds(env, "IONOS_TIMEOUT", 60)?),
+            max_body_bytes: 10 * 1024 * 1024,
+            writes_enabled: env
+                .get("IONOS_ENABLE_WRITES")
+                .is_some_and(|v| v == "true" || v == "1"),
+        })
+    }
+
+    /// Points every product at one base URL (the simulator), keeping each product's path.
+    pub fn with_origin(mut self, origin: &str) -> Config {
+        for p in PRODUCTS {
+            let path = url_path(p.base_url);
+            self.base_urls
+                .insert(p.key, format!("{}{}", origin.trim_end_matches('/'), path));
+        }
+        self
+    }
+
+    pub fn base_url(&self, product: &str) -> Option<&str> {
+        self.base_urls.get(product).map(String::as_str)
+    }
+}
+
+fn seconds(env: &dyn Env, key: &str, default: u64) -> Result<u64, ConfigError> {
+    match env.get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (1..=3600).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: key.to_string(),
+                message: format!("`{v}` is not a number of seconds between 1 and 3600"),
+            }),
+        },
+    }
+}
+
+/// The path part of an absolute URL (`https://api.ionos.com/cloudapi/v6` -> `/cloudapi/v6`).
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    match after_scheme.find('/') {
+        Some(i) => after_scheme[i..].trim_end_matches('/'),
+        None => "",
+    }
+}
+
+/// Accepts a full URL (`http://127.0.0.1:9000/cloudapi/v6`) or a bare host as the IONOS SDKs
+/// do (`api.ionos.com`, `https://api.ionos.com`): a URL without a path gets the product's path.
+pub fn normalize_base_url(value: &str, product: &ProductSpec) -> Result<String, String> {
+    let v = value.trim();
+    let with_scheme = if v.contains("://") {
+        v.to_string()
+    } else {
+        format!("https://{v}")
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|e| {
+        format!(
+            "`{v}` is not a URL ({e}); expected e.g. {}",
+            product.base_url
+        )
+    })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(format!("`{v}` must use http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!(
+            "`{v}` has no host; expected e.g. {}",
+            product.base_url
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "`{v}` must not contain credentials, a query or a fragment"
+        ));
+    }
+    let path = url.path().trim_end_matches('/');
+    let base = with_scheme.trim_end_matches('/');
+    if path.is_empty() {
+        Ok(format!("{base}{}", url_path(product.base_url)))
+    } else {
+        Ok(base.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compute() -> &'static ProductSpec {
+        crate::tool_table::product("compute").expect("compute product")
+    }
+
+    #[test]
+    fn base_url_forms() {
+        let p = compute();
+        assert_eq!(
+            normalize_base_url("api.ionos.com", p).unwrap(),
+            "https://api.ionos.com/cloudapi/v6"
+        );
+        assert_eq!(
+            normalize_base_url("https://api.ionos.com/", p).unwrap(),
+            "https://api.ionos.com/cloudapi/v6"
+        );
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:9000/cloudapi/v6/", p).unwrap(),
+            "http://127.0.0.1:9000/cloudapi/v6"
+        );
+        assert!(normalize_base_url("ftp://x", p).is_err());
+        assert!(normalize_base_url("http://u:p@host/", p).is_err());
+        assert!(normalize_base_url("http://", p).is_err());
+    }
+
+    #[test]
+    fn token_is_never_printed() {
+        let s = Secret::new("eyJhbGciOi.secret");
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,435 @@
+//! The one generic dispatcher: validate arguments, build the request through the generated
+//! builder, authenticate, send, decode, shape the result and map failures.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Config, Credentials};
+use crate::errors::{ToolError, ionos_detail};
+use crate::request::RequestParts;
+use crate::tool_table::{self, Access, TOOLS, ToolSpec};
+
+/// A successful call's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A JSON object (also sent as `structuredContent`).
+    Json(Value),
+    /// Text passed through as it came (kubeconfig, zone files).
+    Text(String),
+}
+
+/// Runs tool calls against IONOS.
+pub struct Dispatcher {
+    http: reqwest::Client,
+    config: Arc<Config>,
+    validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
+}
+
+/// Installs the TLS crypto provider once per process.
+pub fn init_tls() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // Fails only when another provider is already installed, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Dispatcher {
+    pub fn new(config: Config) -> Result<Dispatcher, reqwest::Error> {
+        init_tls();
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("ionos-mcp/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let validators = TOOLS.iter().map(|t| (t.name, OnceLock::new())).collect();
+        Ok(Dispatcher {
+            http,
+            config: Arc::new(config),
+            validators,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Calls a tool. `None` means the tool does not exist (a protocol error, not a tool result).
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<Map<String, Value>>,
+    ) -> Option<Result<Output, ToolError>> {
+        let tool = tool_table::tool(name)?;
+        Some(self.call_tool(tool, arguments).await)
+    }
+
+    async fn call_tool(
+        &self,
+        tool: &'static ToolSpec,
+        arguments: Option<Map<String, Value>>,
+    ) -> Result<Output, ToolError> {
+        if tool.access == Access::Write && !self.config.writes_enabled {
+            return Err(ToolError::WritesDisabled {
+                tool: tool.name.to_string(),
+            });
+        }
+        let args = self.validate(tool, arguments)?;
+        let req = (tool.build)(args).map_err(|e| ToolError::InvalidArguments {
+            tool: tool.name.to_string(),
+            problems: e.to_string(),
+            expected: expected_args(tool),
+        })?;
+        self.send(tool, req).await
+    }
+
+    /// Checks arguments against the tool's input schema before anything is sent. Top-level
+    /// `null` values count as "not given", as models often send them for optional arguments.
+    pub fn validate(
+        &self,
+        tool: &'static ToolSpec,
+        arguments: Option<Map<String, Value>>,
+    ) -> Result<Value, ToolError> {
+        let mut args = arguments.unwrap_or_default();
+        args.retain(|_, v| !v.is_null());
+        let args = Value::Object(args);
+        let validator = self.validators.get(tool.name).and_then(|cell| {
+            cell.get_or_init(|| {
+                jsonschema::validator_for(&Value::Object((*tool.input_schema_object()).clone()))
+                    .ok()
+            })
+            .as_ref()
+        });
+        if let Some(v) = validator {
+            let problems: Vec<String> = v
+                .iter_errors(&args)
+                .take(5)
+                .map(|e| {
+                    let at = e.instance_path().to_string();
+                    let msg = truncate(&e.to_string(), 200);
+                    if at.is_empty() {
+                        msg
+                    } else {
+                        format!("argument `{}`: {msg}", at.trim_start_matches('/'))
+                    }
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Err(ToolError::InvalidArguments {
+                    tool: tool.name.to_string(),
+                    problems: problems.join("; "),
+                    expected: expected_args(tool),
+                });
+            }
+        }
+        Ok(args)
+    }
+
+    /// The full URL of a request, for logs and tests.
+    pub fn url_for(&self, tool: &ToolSpec, req: &RequestParts) -> String {
+        let base = self
+            .config
+            .base_url(tool.product)
+            .unwrap_or(tool.product().base_url);
+        format!("{base}{}", req.path)
+    }
+
+    async fn send(&self, tool: &'static ToolSpec, req: RequestParts) -> Result<Output, ToolError> {
+        let url = self.url_for(tool, &req);
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut builder = self.http.request(method, &url).query(&req.query);
+        for (k, v) in &req.headers {
+            builder = builder.header(*k, v);
+        }
+        if tool.product().auth == "bearer" {
+            match &self.config.credentials {
+                Credentials::Token(t) => builder = builder.bearer_auth(t.expose()),
+                Credentials::None => return Err(ToolError::MissingToken),
+            }
+        }
+        let started = Instant::now();
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.transport_error(tool, &url, e))?;
+        let status = response.status();
+        let media = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = self.read_body(tool, &url, response).await?;
+        tracing::debug!(tool = tool.name, method = req.method, path = %req.path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "IONOS call");
+        if !status.is_success() {
+            return Err(self.status_error(tool, &req, status.as_u16(), &body));
+        }
+        shape(tool, &req, &media, &body)
+    }
+
+    async fn read_body(
+        &self,
+        tool: &ToolSpec,
+        url: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, ToolError> {
+        let limit = self.config.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > limit)
+        {
+            return Err(ToolError::TooLarge {
+                limit_mb: limit / (1024 * 1024),
+            });
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(ToolError::TooLarge {
+                            limit_mb: limit / (1024 * 1024),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(self.transport_error(tool, url, e)),
+            }
+        }
+    }
+
+    fn transport_error(&self, tool: &ToolSpec, url: &str, e: reqwest::Error) -> ToolError {
+        if e.is_timeout() {
+            return ToolError::Timeout(self.config.request_timeout);
+        }
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            detail = format!("{detail}: {s}");
+            source = s.source();
+        }
+        ToolError::Unreachable {
+            url: url.split('?').next().unwrap_or(url).to_string(),
+            detail: truncate(&detail, 300),
+            variable: tool.product().base_url_env.to_string(),
+        }
+    }
+
+    fn status_error(
+        &self,
+        tool: &ToolSpec,
+        req: &RequestParts,
+        status: u16,
+        body: &[u8],
+    ) -> ToolError {
+        let detail = ionos_detail(body);
+        match status {
+            401 => ToolError::Unauthorized { detail },
+            403 => ToolError::Forbidden {
+                product: tool.product().title.to_string(),
+                privilege: tool.product().privilege.to_string(),
+                detail,
+            },
+            404 => ToolError::NotFound {
+                what: not_found_subject(tool, req),
+                detail,
+                list_hint: list_hint(tool),
+            },
+            429 => ToolError::RateLimited {
+                retry: String::new(),
+            },
+            500..=599 => ToolError::ServerError { status, detail },
+            _ => ToolError::Rejected { status, detail },
+        }
+    }
+}
+
+/// Turns a successful answer into the tool result: redacted, paged, wrapped.
+fn shape(
+    tool: &ToolSpec,
+    req: &RequestParts,
+    media: &str,
+    body: &[u8],
+) -> Result<Output, ToolError> {
+    let is_json =
+        media.contains("json") || (media.is_empty() && tool.response_media.contains("json"));
+    if !is_json {
+        let text = String::from_utf8_lossy(body).into_owned();
+        return Ok(match tool.wrap {
+            Some(key) => Output::Json(Value::Object(Map::from_iter([(
+                key.to_string(),
+                Value::String(text),
+            )]))),
+            None => Output::Text(text),
+        });
+    }
+    if body.is_empty() {
+        return Ok(Output::Json(Value::Object(Map::new())));
+    }
+    let mut value: Value = serde_json::from_slice(body).map_err(|e| ToolError::BadResponse {
+        detail: format!("not JSON: {}", truncate(&e.to_string(), 120)),
+    })?;
+    for key in tool.redact {
+        redact(&mut value, key);
+    }
+    if let Some(page) = req.client_page {
+        apply_page(&mut value, page);
+    }
+    let value = match (value, tool.wrap) {
+        (Value::Object(o), _) => Value::Object(o),
+        (other, Some(key)) => Value::Object(Map::from_iter([(key.to_string(), other)])),
+        (other, None) => Value::Object(Map::from_iter([("value".to_string(), other)])),
+    };
+    Ok(Output::Json(value))
+}
+
+fn apply_page(value: &mut Value, page: crate::request::ClientPage) {
+    let slice = |items: &mut Vec<Value>| {
+        let total = items.len();
+        let start = page.offset.min(total);
+        let end = page
+            .limit
+            .map_or(total, |l| start.saturating_add(l).min(total));
+        *items = items[start..end].to_vec();
+        total
+    };
+    match value {
+        Value::Array(items) => {
+            slice(items);
+        }
+        Value::Object(obj) => {
+            if let Some(Value::Array(items)) = obj.get_mut("items") {
+                let total = slice(items);
+                obj.insert("offset".into(), Value::from(page.offset));
+                if let Some(l) = page.limit {
+                    obj.insert("limit".into(), Value::from(l));
+                }
+                obj.insert("total".into(), Value::from(total));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes every property named `key`, at any depth.
+pub fn redact(value: &mut Value, key: &str) {
+    match value {
+        Value::Object(obj) => {
+            obj.remove(key);
+            for v in obj.values_mut() {
+                redact(v, key);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                redact(v, key);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expected_args(tool: &ToolSpec) -> String {
+    let schema = tool.input_schema_object();
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let props = schema.get("properties").and_then(Value::as_object);
+    let describe = |name: &str| {
+        let ty = props
+            .and_then(|p| p.get(name))
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("value");
+        format!("{name} ({ty})")
+    };
+    let req: Vec<String> = required.iter().map(|n| describe(n)).collect();
+    let opt: Vec<String> = props
+        .into_iter()
+        .flat_map(|p| p.keys())
+        .filter(|k| !required.contains(&k.as_str()))
+        .map(|k| describe(k))
+        .collect();
+    let mut parts = Vec::new();
+    if !req.is_empty() {
+        parts.push(format!("required {}", req.join(", ")));
+    }
+    if !opt.is_empty() {
+        parts.push(format!("optional {}", opt.join(", ")));
+    }
+    if parts.is_empty() {
+        "no arguments".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// "server `abc` (datacenter_id=x)" from the tool's path arguments.
+fn not_found_subject(tool: &ToolSpec, req: &RequestParts) -> String {
+    let placeholders: Vec<&str> = tool
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    let values: Vec<String> = req
+        .path
+        .split('/')
+        .zip(tool.path.split('/'))
+        .filter(|(_, t)| t.starts_with('{'))
+        .map(|(v, _)| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    match (placeholders.last(), values.last()) {
+        (Some(last), Some(id)) => {
+            let kind = last.trim_end_matches("Id").trim_end_matches("_id");
+            let mut s = format!("{kind} `{}`", truncate(id, 80));
+            if placeholders.len() > 1 {
+                let parents: Vec<String> = placeholders[..placeholders.len() - 1]
+                    .iter()
+                    .zip(values.iter())
+                    .map(|(p, v)| format!("{p} {}", truncate(v, 80)))
+                    .collect();
+                s.push_str(&format!(" (in {})", parents.join(", ")));
+            }
+            s
+        }
+        _ => format!("{} {}", tool.method, tool.path),
+    }
+}
+
+fn list_hint(tool: &ToolSpec) -> String {
+    let stem = tool.name.strip_prefix("get_").unwrap_or(tool.name);
+    let candidates = [
+        format!("list_{stem}s"),
+        format!("list_{stem}"),
+        format!("list_{}", stem.trim_end_matches('y')) + "ies",
+    ];
+    candidates
+        .iter()
+        .find(|c| tool_table::tool(c).is_some())
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,117 @@
+//! Every way a tool call can fail, and the one mapping to words a person can act on.
+//!
+//! These become tool results with `isError: true`; only protocol misuse (an unknown tool)
+//! becomes a JSON-RPC error.
+
+use std::time::Duration;
+
+/// Where to make a new token, said in every credentials message.
+pub const TOKEN_HELP: &str = "Create one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password), set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    #[error("Invalid arguments for {tool}: {problems}. Expected: {expected}")]
+    InvalidArguments {
+        tool: String,
+        problems: String,
+        expected: String,
+    },
+
+    #[error(
+        "{tool} changes your IONOS account and is disabled: this server is read-only unless started with IONOS_ENABLE_WRITES=true"
+    )]
+    WritesDisabled { tool: String },
+
+    #[error("IONOS_TOKEN is not set, so IONOS cannot be asked. {TOKEN_HELP}.")]
+    MissingToken,
+
+    #[error(
+        "IONOS rejected the credentials (401 Unauthorized): IONOS_TOKEN is missing, expired or revoked{detail}. {TOKEN_HELP}."
+    )]
+    Unauthorized { detail: String },
+
+    #[error(
+        "IONOS refused access (403 Forbidden){detail}. The {product} tools need {privilege}. Ask the contract owner or an administrator to grant it, or use a token of a user who has it."
+    )]
+    Forbidden {
+        product: String,
+        privilege: String,
+        detail: String,
+    },
+
+    #[error(
+        "Not found (404): {what}{detail}. Check the id with the matching list tool{list_hint}."
+    )]
+    NotFound {
+        what: String,
+        detail: String,
+        list_hint: String,
+    },
+
+    #[error(
+        "IONOS is rate-limiting this account (429 Too Many Requests){retry}. Wait before calling again, and prefer fewer, narrower calls (depth, filters, limit)."
+    )]
+    RateLimited { retry: String },
+
+    #[error(
+        "IONOS answered {status}{detail}. This is a problem on the IONOS side; try again in a minute."
+    )]
+    ServerError { status: u16, detail: String },
+
+    #[error("IONOS answered {status}{detail}.")]
+    Rejected { status: u16, detail: String },
+
+    #[error(
+        "IONOS did not answer within {0:?}. The service may be slow or unreachable; try again, or narrow the request (lower depth, a limit, filters)."
+    )]
+    Timeout(Duration),
+
+    #[error(
+        "Could not reach IONOS at {url}: {detail}. Check the network and the base URL ({variable})."
+    )]
+    Unreachable {
+        url: String,
+        detail: String,
+        variable: String,
+    },
+
+    #[error(
+        "The answer is larger than {limit_mb} MB and was not read. Narrow the request: a lower depth, a limit, or filters."
+    )]
+    TooLarge { limit_mb: usize },
+
+    #[error("IONOS sent an answer that could not be read ({detail}).")]
+    BadResponse { detail: String },
+}
+
+/// Formats an IONOS error body's messages for appending to a sentence.
+pub fn ionos_detail(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let msgs: Vec<String> = v
+        .get("messages")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let text = m.get("message")?.as_str()?;
+            let code = m.get("errorCode").and_then(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .or(c.as_i64().map(|n| n.to_string()))
+            });
+            Some(match code {
+                Some(c) => format!("{text} [IONOS error {c}]"),
+                None => text.to_string(),
+            })
+        })
+        .take(3)
+        .map(|m| m.chars().take(300).collect())
+        .collect();
+    if msgs.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", msgs.join("; "))
+    }
+}

@@ -1,0 +1,20 @@
+//! ionos-mcp: a read-only MCP server for IONOS Cloud whose tools are generated at build time
+//! from the OpenAPI documents in `specs/` and the selection in `tool-manifest.yaml`.
+//!
+//! - `tool_table`: the generated tools (schemas, request builders) — from `codegen/` via `build.rs`
+//! - `request`: the request a builder produces (where path segments are encoded)
+//! - `dispatch`: validation, authentication, sending, result shaping, error mapping
+//! - `errors`: the failure messages users see
+//! - `server`: the MCP protocol side (rmcp)
+//! - `config`: environment variables
+//! - `simulator`: the embedded simulated IONOS account behind `--demo` and the tests
+//! - `cli`: the subcommands
+
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod errors;
+pub mod request;
+pub mod server;
+pub mod simulator;
+pub mod tool_table;

@@ -1,0 +1,70 @@
+//! `ionos-mcp`: serve MCP on stdio, or list, audit and call the tools from a shell.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ionos_mcp::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "ionos-mcp",
+    version,
+    about = "Read-only MCP server for IONOS Cloud"
+)]
+struct Cli {
+    /// Use the built-in simulated IONOS account instead of the real API (no credentials needed).
+    #[arg(long, global = true)]
+    demo: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (the default).
+    Serve,
+    /// List every tool: name, toolset, title, method and path.
+    Tools {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool and print its result.
+    Call {
+        /// Tool name, e.g. list_datacenters.
+        tool: String,
+        /// Arguments as a JSON object, e.g. '{"datacenter_id": "..."}'.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::init_logging();
+    let args = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ionos-mcp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match args.command.unwrap_or(Command::Serve) {
+            Command::Serve => cli::serve_stdio(args.demo).await,
+            Command::Tools { json } => cli::print_tools(json),
+            Command::Call { tool, arguments } => cli::call(args.demo, &tool, &arguments).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ionos-mcp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The generated tool table (from `tool-manifest.yaml` and `specs/`, see `codegen/`), and the
+//! types its entries are made of.
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+
+use crate::request::RequestParts;
+
+/// Read or write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// How a list tool pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    None,
+    Server,
+    Client,
+}
+
+/// One tool, as generated.
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub product: &'static str,
+    pub toolset: &'static str,
+    pub access: Access,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub spec: &'static str,
+    /// JSON Schema of the arguments (compact JSON text).
+    pub input_schema: &'static str,
+    pub output_schema: Option<&'static str>,
+    pub response_media: &'static str,
+    pub wrap: Option<&'static str>,
+    pub paging: Paging,
+    /// Property names removed from results.
+    pub redact: &'static [&'static str],
+    /// Deserialises the arguments and builds the request.
+    pub build: fn(Value) -> Result<RequestParts, serde_json::Error>,
+    /// The arguments struct's schema as derived by schemars (used to check the generator).
+    pub args_schema: fn() -> schemars::Schema,
+}
+
+impl std::fmt::Debug for ToolSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSpec")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// One product: endpoint and credentials.
+#[derive(Debug)]
+pub struct ProductSpec {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub spec: &'static str,
+    pub base_url: &'static str,
+    pub base_url_env: &'static str,
+    pub auth: &'static str,
+    pub privilege: &'static str,
+}
+
+/// A spec file the build used.
+#[derive(Debug)]
+pub struct SpecInfo {
+    pub file: &'static str,
+    pub title: &'static str,
+    pub version: &'static str,
+    pub sha256: &'static str,
+}
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/tools.rs"));
+}
+
+pub use generated::{PRODUCTS, SPECS, TOOLS};
+
+/// Typed request builders, one per tool (`list_servers_request`, ...).
+pub mod builders {
+    pub use super::generated::*;
+}
+
+impl ToolSpec {
+    pub fn product(&self) -> &'static ProductSpec {
+        product(self.product).unwrap_or(&PRODUCTS[0])
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::Read
+    }
+
+    /// Parsed input schema (parsed once, shared).
+    pub fn input_schema_object(&self) -> Arc<Map<String, Value>> {
+        parsed(self.name, self.input_schema, &INPUT_SCHEMAS)
+    }
+
+    pub fn output_schema_object(&self) -> Option<Arc<Map<String, Value>>> {
+        self.output_schema
+            .map(|s| parsed(self.name, s, &OUTPUT_SCHEMAS))
+    }
+
+    /// The MCP tool definition served in `tools/list`.
+    pub fn to_mcp(&self) -> rmcp::model::Tool {
+        let annotations = rmcp::model::ToolAnnotations::with_title(self.title)
+            .read_only(self.is_read_only())
+            .destructive(!self.is_read_only())
+            .idempotent(self.is_read_only())
+            .open_world(true);
+        let mut tool =
+            rmcp::model::Tool::new(self.name, self.description, self.input_schema_object())
+                .with_title(self.title)
+                .with_annotations(annotations);
+        if let Some(out) = self.output_schema_object() {
+            tool = tool.with_raw_output_schema(out);
+        }
+        tool
+    }
+}
+
+type SchemaCache = OnceLock<std::collections::HashMap<&'static str, Arc<Map<String, Value>>>>;
+static INPUT_SCHEMAS: SchemaCache = OnceLock::new();
+static OUTPUT_SCHEMAS: SchemaCache = OnceLock::new();
+
+fn parsed(
+    name: &'static str,
+    text: &'static str,
+    cache: &'static SchemaCache,
+) -> Arc<Map<String, Value>> {
+    let map = cache.get_or_init(|| {
+        let is_input = std::ptr::eq(cache, &INPUT_SCHEMAS);
+        TOOLS
+            .iter()
+            .filter_map(|t| {
+                let text = if is_input {
+                    Some(t.input_schema)
+                } else {
+                    t.output_schema
+                };
+                let obj = serde_json::from_str::<Map<String, Value>>(text?).ok()?;
+                Some((t.name, Arc::new(obj)))
+            })
+            .collect()
+    });
+    map.get(name)
+        .cloned()
+        .unwrap_or_else(|| Arc::new(serde_json::from_str(text).unwrap_or_default()))
+}
+
+/// Looks a tool up by name.
+pub fn tool(name: &str) -> Option<&'static ToolSpec> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+pub fn product(key: &str) -> Option<&'static ProductSpec> {
+    PRODUCTS.iter().find(|p| p.key == key)
+}
