@@ -729,7 +729,7 @@ fn tune_list_arg(name: &str, schema: &mut Map<String, Value>) {
 }
 
 /// Properties whose contents are summarised as "an object" in output schemas.
-const OPAQUE_PROPERTIES: [&str; 3] = ["metadata", "entities", "_links"];
+const OPAQUE_PROPERTIES: [&str; 2] = ["metadata", "entities"];
 
 /// The lenient, compact output schema: the top levels of the response's shape, every value
 /// allowed to be null, nothing required, extra properties allowed. Non-object answers are
@@ -744,6 +744,10 @@ pub fn output_schema(schema: &Value) -> (Value, Option<String>) {
             let mut root = compact(schema, 0);
             if let Some(o) = root.as_object_mut() {
                 o.insert("type".into(), json!("object"));
+                // Paging links repeat what offset and limit say.
+                if let Some(Value::Object(p)) = o.get_mut("properties") {
+                    p.remove("_links");
+                }
             }
             (root, None)
         }
@@ -771,6 +775,11 @@ fn compact(schema: &Value, level: usize) -> Value {
                 if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                     let mut p = Map::new();
                     for (name, sub) in props {
+                        let sub_ty = sub.get("type").and_then(Value::as_str).unwrap_or("object");
+                        // At the deepest level shown, only scalar fields are listed.
+                        if level == 2 && (sub_ty == "object" || sub_ty == "array") {
+                            continue;
+                        }
                         let v = if OPAQUE_PROPERTIES.contains(&name.as_str()) {
                             json!({"type": ["object", "null"]})
                         } else {

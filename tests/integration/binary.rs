@@ -1,0 +1,92 @@
+//! The built binary, driven over stdio by a real MCP client (rmcp's child-process transport).
+
+use std::process::Stdio;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::TokioChildProcess;
+use serde_json::json;
+
+fn command(args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
+    cmd.args(args);
+    for var in ["IONOS_TOKEN", "IONOS_API_URL", "IONOS_USERNAME", "IONOS_PASSWORD"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn demo_binary_serves_tools_and_calls_over_stdio() {
+    let (transport, _stderr) = TokioChildProcess::builder(command(&["--demo"]))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let client = ().serve(transport).await.expect("MCP handshake over stdio");
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.name, "ionos-mcp");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 63, "only {} tools", tools.len());
+    assert!(tools.iter().all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)));
+
+    let mut params = CallToolRequestParams::new("list_datacenters");
+    params.arguments = Some(json!({"depth": 1}).as_object().cloned().unwrap());
+    let r = client.call_tool(params).await.expect("tools/call");
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let structured = r.structured_content.expect("structured result");
+    let items = structured["items"].as_array().expect("items");
+    assert!(!items.is_empty());
+    assert!(items[0]["properties"]["name"].is_string());
+    client.cancel().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn without_a_token_tools_are_listed_and_calls_explain_what_to_do() {
+    let (transport, _stderr) = TokioChildProcess::builder(command(&[]))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let client = ().serve(transport).await.expect("MCP handshake over stdio");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 63);
+    let r = client.call_tool(CallToolRequestParams::new("list_datacenters")).await.expect("tools/call");
+    assert_eq!(r.is_error, Some(true));
+    let text = r.content[0].as_text().expect("text").text.clone();
+    assert!(text.contains("IONOS_TOKEN is not set"), "{text}");
+    assert!(text.contains("Token Manager"), "{text}");
+    client.cancel().await.expect("clean shutdown");
+}
+
+#[test]
+fn tools_subcommand_prints_json_with_every_tool() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+        .args(["tools", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let list = list.as_array().expect("array");
+    assert!(list.len() >= 63);
+    assert!(list.iter().all(|t| t["read_only"] == json!(true)));
+}
+
+#[test]
+fn call_subcommand_on_the_demo_account() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+        .args(["--demo", "call", "list_k8s_clusters"])
+        .env_remove("IONOS_TOKEN")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(!v["items"].as_array().expect("items").is_empty());
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+        .args(["--demo", "call", "get_server", "{\"datacenter_id\": 5}"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("datacenter_id"), "{err}");
+    assert!(bad.stdout.is_empty());
+}

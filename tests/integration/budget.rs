@@ -1,0 +1,21 @@
+//! What `tools/list` costs a client on every turn, counted with the o200k tokenizer.
+
+use ionos_mcp::tool_table::TOOLS;
+
+/// Upper bound for the whole list (tokens); docs/benchmarks.md records the measured value.
+const TOOLS_LIST_TOKEN_BUDGET: usize = 30_000;
+
+#[test]
+fn tools_list_fits_its_token_budget() {
+    let tools: Vec<_> = TOOLS.iter().map(|t| t.to_mcp()).collect();
+    let json = serde_json::to_string(&serde_json::json!({ "tools": tools })).expect("json");
+    let bpe = tiktoken_rs::o200k_base().expect("o200k vocabulary is bundled");
+    let tokens = bpe.encode_with_special_tokens(&json).len();
+    eprintln!("tools/list: {} tools, {} bytes, {tokens} o200k tokens", tools.len(), json.len());
+    assert!(tokens <= TOOLS_LIST_TOKEN_BUDGET, "tools/list is {tokens} tokens; budget {TOOLS_LIST_TOKEN_BUDGET}");
+    for t in &tools {
+        let one = serde_json::to_string(t).expect("json");
+        let n = bpe.encode_with_special_tokens(&one).len();
+        assert!(n <= 1200, "{} alone is {n} tokens", t.name);
+    }
+}

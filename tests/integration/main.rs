@@ -1,0 +1,11 @@
+//! ionos-mcp's integration tests, in one binary: the tool table, the MCP protocol against the
+//! simulated account, bad input, and the built binary over stdio.
+
+mod support;
+
+mod bad_input;
+mod binary;
+mod budget;
+mod calls;
+mod invariants;
+mod snapshots;

@@ -1,0 +1,74 @@
+//! Shared test plumbing: an MCP client connected in process to a server whose dispatcher
+//! talks to a fresh simulator.
+
+use std::sync::Arc;
+
+use ionos_mcp::config::{Config, Credentials, Secret};
+use ionos_mcp::dispatch::Dispatcher;
+use ionos_mcp::server::IonosServer;
+use ionos_mcp::simulator::{DEMO_TOKEN, Simulator};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use serde_json::{Map, Value};
+
+pub type Client = RunningService<rmcp::RoleClient, ()>;
+
+/// A configuration with no environment: every product on `origin`, the demo token.
+pub fn config_for(origin: &str) -> Config {
+    let mut c = Config::from_env(&std::collections::BTreeMap::<String, String>::new())
+        .expect("empty environment is valid")
+        .with_origin(origin);
+    c.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
+    c
+}
+
+/// A connected client, the simulator behind the server, and the server's handle.
+pub struct Harness {
+    pub client: Client,
+    pub sim: Simulator,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let sim = Simulator::start().await.expect("simulator starts");
+        let config = config_for(&format!("http://{}", sim.addr()));
+        Harness::with_config(sim, config).await
+    }
+
+    pub async fn with_config(sim: Simulator, config: Config) -> Harness {
+        let dispatcher = Arc::new(Dispatcher::new(config).expect("http client"));
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        let server = IonosServer::new(dispatcher);
+        tokio::spawn(async move {
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        });
+        let client = ().serve(client_io).await.expect("client connects");
+        Harness { client, sim }
+    }
+
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let mut params = CallToolRequestParams::new(tool.to_string());
+        params.arguments = match args {
+            Value::Object(o) => Some(o),
+            Value::Null => None,
+            other => Some(Map::from_iter([("value".to_string(), other)])),
+        };
+        self.client.call_tool(params).await.expect("tools/call answers")
+    }
+}
+
+/// The text of a result's first content block.
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
+
+pub fn is_error(r: &CallToolResult) -> bool {
+    r.is_error == Some(true)
+}
