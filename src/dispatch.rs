@@ -84,6 +84,13 @@ impl Dispatcher {
             problems: e.to_string(),
             expected: expected_args(tool),
         })?;
+        if !req.problems.is_empty() {
+            return Err(ToolError::InvalidArguments {
+                tool: tool.name.to_string(),
+                problems: req.problems.join("; "),
+                expected: expected_args(tool),
+            });
+        }
         self.send(tool, req).await
     }
 
@@ -278,6 +285,7 @@ fn shape(
     for key in tool.redact {
         redact(&mut value, key);
     }
+    drop_nulls(&mut value);
     if let Some(page) = req.client_page {
         apply_page(&mut value, page);
     }
@@ -287,6 +295,19 @@ fn shape(
         (other, None) => Value::Object(Map::from_iter([("value".to_string(), other)])),
     };
     Ok(Output::Json(value))
+}
+
+/// Removes object members whose value is `null`: absent and null mean the same in IONOS
+/// answers, and the answer gets shorter. Output schemas therefore never need `null`.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 fn apply_page(value: &mut Value, page: crate::request::ClientPage) {

@@ -26,6 +26,8 @@ pub struct RequestParts {
     pub headers: Vec<(&'static str, String)>,
     /// `offset`/`limit` applied to the answer when the API itself does not page.
     pub client_page: Option<ClientPage>,
+    /// Arguments that cannot be sent as a path segment; the request must not go out.
+    pub problems: Vec<String>,
 }
 
 /// A slice of a list answer, taken by the dispatcher.
@@ -43,6 +45,7 @@ impl RequestParts {
             query: Vec::new(),
             headers: Vec::new(),
             client_page: None,
+            problems: Vec::new(),
         }
     }
 
@@ -51,15 +54,25 @@ impl RequestParts {
         self.path.push_str(text);
     }
 
-    /// Appends one path segment, percent-encoded. `.` and `..` are encoded too, so they
-    /// cannot be read as relative segments.
-    pub fn segment(&mut self, value: impl Display) {
+    /// Appends one path segment taken from argument `arg`, percent-encoded. An empty value,
+    /// `.` or `..` is refused (recorded in `problems`): URL parsers read `%2E%2E` as `..`, so
+    /// encoding alone would not keep such a value from moving the request to another path.
+    pub fn segment_arg(&mut self, arg: &str, value: impl Display) {
         let v = value.to_string();
-        match v.as_str() {
-            "." => self.path.push_str("%2E"),
-            ".." => self.path.push_str("%2E%2E"),
-            _ => self.path.extend(utf8_percent_encode(&v, SEGMENT)),
+        if v.is_empty() || v.chars().all(|c| c == '.') {
+            self.problems.push(format!(
+                "argument `{arg}`: {v:?} is not an id; expected the resource's id as returned by the list tool"
+            ));
+            self.path.push('_');
+            return;
         }
+        self.segment(v);
+    }
+
+    /// Appends one fixed path segment, percent-encoded.
+    pub fn segment(&mut self, value: impl Display) {
+        self.path
+            .extend(utf8_percent_encode(&value.to_string(), SEGMENT));
     }
 
     pub fn query(&mut self, name: &str, value: impl Display) {
@@ -96,12 +109,19 @@ mod tests {
     fn segments_cannot_escape_their_place() {
         let mut r = RequestParts::new("GET");
         r.literal("/datacenters/");
-        r.segment("../x?y#z%2F/ä");
+        r.segment_arg("datacenter_id", "../x?y#z%2F/ä");
         assert_eq!(r.path, "/datacenters/..%2Fx%3Fy%23z%252F%2F%C3%A4");
+        for bad in ["..", ".", ""] {
+            let mut r = RequestParts::new("GET");
+            r.literal("/a/");
+            r.segment_arg("server_id", bad);
+            assert_eq!(r.problems.len(), 1, "{bad:?} accepted");
+            assert!(r.problems[0].contains("`server_id`"), "{}", r.problems[0]);
+        }
         let mut r = RequestParts::new("GET");
-        r.literal("/a/");
-        r.segment("..");
-        assert_eq!(r.path, "/a/%2E%2E");
+        r.segment_arg("server_id", "a..b");
+        assert!(r.problems.is_empty());
+        assert_eq!(r.path, "a..b");
     }
 
     #[test]

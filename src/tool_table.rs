@@ -118,11 +118,13 @@ impl ToolSpec {
 
     /// The MCP tool definition served in `tools/list`.
     pub fn to_mcp(&self) -> rmcp::model::Tool {
-        let annotations = rmcp::model::ToolAnnotations::with_title(self.title)
+        let mut annotations = rmcp::model::ToolAnnotations::with_title(self.title)
             .read_only(self.is_read_only())
-            .destructive(!self.is_read_only())
-            .idempotent(self.is_read_only())
             .open_world(true);
+        // The destructive and idempotent hints only mean something for tools that write.
+        if !self.is_read_only() {
+            annotations = annotations.destructive(true).idempotent(false);
+        }
         let mut tool =
             rmcp::model::Tool::new(self.name, self.description, self.input_schema_object())
                 .with_title(self.title)

@@ -185,7 +185,7 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
                 wire: wire.into(),
                 ident: ident(&a),
                 optional: false,
-                value: String::new(),
+                value: a.clone(),
             }),
             Some((_, Some(f))) => steps.push(StepCtx {
                 kind: "segment_fixed".into(),

@@ -234,10 +234,10 @@ impl Spec {
                 }
             }
             for (k, v) in obj {
-                if k != "allOf" {
-                    if let Some(clean) = self.clean_keyword(k, v, stack, depth) {
-                        merged.insert(k.clone(), clean);
-                    }
+                if k != "allOf"
+                    && let Some(clean) = self.clean_keyword(k, v, stack, depth)
+                {
+                    merged.insert(k.clone(), clean);
                 }
             }
             if !props.is_empty() {

@@ -107,13 +107,12 @@ pub fn snake_case(name: &str) -> String {
         if c.is_ascii_uppercase() {
             let prev = if i > 0 { Some(chars[i - 1]) } else { None };
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if let Some(p) = prev {
-                if p.is_ascii_lowercase()
+            if let Some(p) = prev
+                && (p.is_ascii_lowercase()
                     || p.is_ascii_digit()
-                    || (p.is_ascii_uppercase() && next_lower)
-                {
-                    out.push('_');
-                }
+                    || (p.is_ascii_uppercase() && next_lower))
+            {
+                out.push('_');
             }
             out.push(c.to_ascii_lowercase());
         } else if c.is_ascii_alphanumeric() {
@@ -573,7 +572,7 @@ fn build_tool(
             required: false,
             schema: json!({
                 "type": "object",
-                "description": "Property filters, e.g. {\"name\": \"web\"}; sent as filter.<property>=value",
+                "description": "Property filters: {\"name\": \"web\"} sends filter.name=web",
                 "additionalProperties": {"type": "string"}
             }),
             default: None,
@@ -731,6 +730,9 @@ fn tune_list_arg(name: &str, schema: &mut Map<String, Value>) {
 /// Properties whose contents are summarised as "an object" in output schemas.
 const OPAQUE_PROPERTIES: [&str; 2] = ["metadata", "entities"];
 
+/// Properties never listed in output schemas (they are still in the answer).
+const OMITTED_PROPERTIES: [&str; 2] = ["href", "_links"];
+
 /// The lenient, compact output schema: the top levels of the response's shape, every value
 /// allowed to be null, nothing required, extra properties allowed. Non-object answers are
 /// wrapped (`items` for arrays, `value` for scalars).
@@ -744,10 +746,6 @@ pub fn output_schema(schema: &Value) -> (Value, Option<String>) {
             let mut root = compact(schema, 0);
             if let Some(o) = root.as_object_mut() {
                 o.insert("type".into(), json!("object"));
-                // Paging links repeat what offset and limit say.
-                if let Some(Value::Object(p)) = o.get_mut("properties") {
-                    p.remove("_links");
-                }
             }
             (root, None)
         }
@@ -770,9 +768,11 @@ fn compact(schema: &Value, level: usize) -> Value {
     match ty {
         "object" => {
             let mut out = Map::new();
-            out.insert("type".into(), json!(["object", "null"]));
-            if level < 3 {
-                if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            out.insert("type".into(), json!("object"));
+            if level < 3
+                && let Some(props) = schema.get("properties").and_then(Value::as_object)
+            {
+                {
                     let mut p = Map::new();
                     for (name, sub) in props {
                         let sub_ty = sub.get("type").and_then(Value::as_str).unwrap_or("object");
@@ -780,8 +780,17 @@ fn compact(schema: &Value, level: usize) -> Value {
                         if level == 2 && (sub_ty == "object" || sub_ty == "array") {
                             continue;
                         }
-                        let v = if OPAQUE_PROPERTIES.contains(&name.as_str()) {
-                            json!({"type": ["object", "null"]})
+                        // Links to the object itself tell a model nothing new.
+                        if OMITTED_PROPERTIES.contains(&name.as_str()) {
+                            continue;
+                        }
+                        // Bookkeeping objects: named at the top of an answer, left out deeper.
+                        let opaque = OPAQUE_PROPERTIES.contains(&name.as_str());
+                        if opaque && level > 0 {
+                            continue;
+                        }
+                        let v = if opaque {
+                            json!({"type": "object"})
                         } else {
                             compact(sub, level + 1)
                         };
@@ -801,9 +810,9 @@ fn compact(schema: &Value, level: usize) -> Value {
             } else {
                 compact(&items, level)
             };
-            json!({"type": ["array", "null"], "items": items})
+            json!({"type": "array", "items": items})
         }
-        other => json!({"type": [other, "null"]}),
+        other => json!({"type": other}),
     }
 }
 

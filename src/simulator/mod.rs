@@ -1,10 +1,257 @@
+//! The embedded simulated IONOS account: a loopback HTTP server that answers like the IONOS
+//! APIs, behind `ionos-mcp --demo` and the tests.
+//!
+//! - `mod.rs` (here): the server, the request log, authentication, and the table of products,
+//!   each mounted under its own path prefix ([`products`])
+//! - `cloudapi`: the Cloud API v6 (Compute Engine, Managed Kubernetes) at `/cloudapi/v6`, with
+//!   its data in `cloudapi.json`
+//! - `tree`: the generic resource tree that serves most endpoints (paths, depth, paging, filters)
+//! - `query`, `reply`: query parameters and answers in the Cloud API's conventions
+//!
+//! Every request is recorded before it is answered. Requests need `Authorization: Bearer <any
+//! non-empty token>` or `Basic ...`; the bearer token `expired` is refused like an expired one.
+
+mod cloudapi;
+mod query;
+mod reply;
+mod tree;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::response::Response;
+use percent_encoding::percent_decode_str;
+use tokio::sync::oneshot;
+
+/// The bearer token the demo mode uses.
 pub const DEMO_TOKEN: &str = "demo-token";
-pub struct Simulator;
+
+/// The bearer token the simulator refuses as expired.
+pub const EXPIRED_TOKEN: &str = "expired";
+
+/// One request as the simulator received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The raw path, still percent-encoded as sent.
+    pub path: String,
+    /// Query pairs, decoded, in order.
+    pub query: Vec<(String, String)>,
+    pub authorization: Option<String>,
+}
+
+/// A running simulated account. Dropping it shuts the server down.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
 impl Simulator {
+    /// Binds 127.0.0.1:0 and serves in a background tokio task until dropped.
     pub async fn start() -> std::io::Result<Simulator> {
-        Ok(Simulator)
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let products = products(&format!("http://{addr}")).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("simulated account: {e}"),
+            )
+        })?;
+        let shared = Arc::new(Shared {
+            products,
+            log: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                // A dropped sender ends the server too.
+                let _ = stopped.await;
+            });
+            if let Err(e) = server.await {
+                tracing::warn!("simulator stopped: {e}");
+            }
+        });
+        tracing::debug!("simulator listening on http://{addr}");
+        Ok(Simulator {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+        })
     }
-    pub fn addr(&self) -> std::net::SocketAddr {
-        ([127, 0, 0, 1], 1).into()
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
+
+    /// e.g. "http://127.0.0.1:PORT/cloudapi/v6"
+    pub fn cloudapi_url(&self) -> String {
+        format!("http://{}{}", self.addr, cloudapi::PREFIX)
+    }
+
+    /// Every request received so far, in order (path is the raw, still percent-encoded path;
+    /// query pairs decoded).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The simulated products, each under its own prefix of `origin`. A new product (DNS at
+/// `/dns`, billing at `/billing`, ...) is one more entry here.
+fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
+    Ok(vec![Box::new(cloudapi::CloudApi::new(origin)?)])
+}
+
+/// One simulated IONOS API, answering the requests below its prefix.
+trait Product: Send + Sync {
+    /// e.g. `/cloudapi/v6`; requests to it or below it are this product's.
+    fn prefix(&self) -> &'static str;
+    fn handle(&self, req: &Incoming<'_>) -> Response;
+}
+
+/// A request as a product sees it: path below the prefix, already split and decoded.
+struct Incoming<'a> {
+    method: &'a Method,
+    /// Percent-decoded path segments after the prefix; none for the prefix itself.
+    segments: Vec<String>,
+    query: &'a [(String, String)],
+}
+
+struct Shared {
+    products: Vec<Box<dyn Product>>,
+    log: Mutex<Vec<RecordedRequest>>,
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path().to_string();
+    let query = query::decode_pairs(uri.query().unwrap_or(""));
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    tracing::debug!(%method, %path, "simulator request");
+    shared
+        .log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(RecordedRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            authorization: authorization.clone(),
+        });
+    let mut response = match authenticate(authorization.as_deref()) {
+        Err(refused) => reply::unauthorized(refused),
+        Ok(()) => route(&shared, &method, &path, &query),
+    };
+    // The Cloud API's rate-limit headers; the simulator never limits.
+    let h = response.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from_static("600"));
+    h.insert("x-ratelimit-remaining", HeaderValue::from_static("599"));
+    h.insert("x-ratelimit-burst", HeaderValue::from_static("100"));
+    response
+}
+
+/// Any non-empty bearer token but [`EXPIRED_TOKEN`], or any Basic credentials; otherwise the
+/// message of the 401 answer.
+fn authenticate(authorization: Option<&str>) -> Result<(), &'static str> {
+    let Some(value) = authorization else {
+        return Err("Unauthorized: no credentials (Authorization header) were sent");
+    };
+    let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    let credentials = credentials.trim();
+    if credentials.is_empty() {
+        return Err("Unauthorized: empty credentials");
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if credentials == EXPIRED_TOKEN {
+            return Err("Unauthorized: the token has expired");
+        }
+        Ok(())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Ok(())
+    } else {
+        Err("Unauthorized: use Bearer token or Basic authentication")
+    }
+}
+
+fn route(shared: &Shared, method: &Method, path: &str, query: &[(String, String)]) -> Response {
+    for product in &shared.products {
+        let Some(rest) = path.strip_prefix(product.prefix()) else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            continue;
+        }
+        return match split_segments(rest) {
+            Some(segments) => product.handle(&Incoming {
+                method,
+                segments,
+                query,
+            }),
+            None => reply::not_found(),
+        };
+    }
+    reply::not_found()
+}
+
+/// `/a/b%3Ac` -> `["a", "b:c"]`; `""` and `"/"` -> `[]`. Empty, undecodable and encoded-slash
+/// segments reach nothing (`None`); decoded segments are only ever compared with names and
+/// ids, so `..` cannot step outside the resource it is in.
+fn split_segments(rest: &str) -> Option<Vec<String>> {
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    rest.split('/')
+        .map(|s| {
+            if s.is_empty() {
+                return None;
+            }
+            let decoded = percent_decode_str(s).decode_utf8().ok()?;
+            // No name or id holds a slash (multi-part ids like `de/fra` are spelled as segments).
+            (!decoded.contains('/')).then(|| decoded.into_owned())
+        })
+        .collect()
 }

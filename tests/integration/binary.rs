@@ -10,7 +10,12 @@ use serde_json::json;
 fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
     cmd.args(args);
-    for var in ["IONOS_TOKEN", "IONOS_API_URL", "IONOS_USERNAME", "IONOS_PASSWORD"] {
+    for var in [
+        "IONOS_TOKEN",
+        "IONOS_API_URL",
+        "IONOS_USERNAME",
+        "IONOS_PASSWORD",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -24,10 +29,18 @@ async fn demo_binary_serves_tools_and_calls_over_stdio() {
         .expect("binary starts");
     let client = ().serve(transport).await.expect("MCP handshake over stdio");
     let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.name, "ionos-mcp");
+    let server = info
+        .server_info
+        .as_ref()
+        .expect("server implementation info");
+    assert_eq!(server.name, "ionos-mcp");
     let tools = client.list_all_tools().await.expect("tools/list");
     assert!(tools.len() >= 63, "only {} tools", tools.len());
-    assert!(tools.iter().all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)));
+    assert!(
+        tools
+            .iter()
+            .all(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true))
+    );
 
     let mut params = CallToolRequestParams::new("list_datacenters");
     params.arguments = Some(json!({"depth": 1}).as_object().cloned().unwrap());
@@ -49,7 +62,10 @@ async fn without_a_token_tools_are_listed_and_calls_explain_what_to_do() {
     let client = ().serve(transport).await.expect("MCP handshake over stdio");
     let tools = client.list_all_tools().await.expect("tools/list");
     assert!(tools.len() >= 63);
-    let r = client.call_tool(CallToolRequestParams::new("list_datacenters")).await.expect("tools/call");
+    let r = client
+        .call_tool(CallToolRequestParams::new("list_datacenters"))
+        .await
+        .expect("tools/call");
     assert_eq!(r.is_error, Some(true));
     let text = r.content[0].as_text().expect("text").text.clone();
     assert!(text.contains("IONOS_TOKEN is not set"), "{text}");
@@ -77,7 +93,11 @@ fn call_subcommand_on_the_demo_account() {
         .env_remove("IONOS_TOKEN")
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert!(!v["items"].as_array().expect("items").is_empty());
 

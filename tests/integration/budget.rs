@@ -11,8 +11,15 @@ fn tools_list_fits_its_token_budget() {
     let json = serde_json::to_string(&serde_json::json!({ "tools": tools })).expect("json");
     let bpe = tiktoken_rs::o200k_base().expect("o200k vocabulary is bundled");
     let tokens = bpe.encode_with_special_tokens(&json).len();
-    eprintln!("tools/list: {} tools, {} bytes, {tokens} o200k tokens", tools.len(), json.len());
-    assert!(tokens <= TOOLS_LIST_TOKEN_BUDGET, "tools/list is {tokens} tokens; budget {TOOLS_LIST_TOKEN_BUDGET}");
+    eprintln!(
+        "tools/list: {} tools, {} bytes, {tokens} o200k tokens",
+        tools.len(),
+        json.len()
+    );
+    assert!(
+        tokens <= TOOLS_LIST_TOKEN_BUDGET,
+        "tools/list is {tokens} tokens; budget {TOOLS_LIST_TOKEN_BUDGET}"
+    );
     for t in &tools {
         let one = serde_json::to_string(t).expect("json");
         let n = bpe.encode_with_special_tokens(&one).len();

@@ -56,7 +56,10 @@ impl Harness {
             Value::Null => None,
             other => Some(Map::from_iter([("value".to_string(), other)])),
         };
-        self.client.call_tool(params).await.expect("tools/call answers")
+        self.client
+            .call_tool(params)
+            .await
+            .expect("tools/call answers")
     }
 }
 
