@@ -110,3 +110,52 @@ fn call_subcommand_on_the_demo_account() {
     assert!(err.contains("datacenter_id"), "{err}");
     assert!(bad.stdout.is_empty());
 }
+
+/// `IONOS_API_URL` sends every call to another server, as a full URL or a bare host, with the
+/// token from `IONOS_TOKEN`.
+#[tokio::test]
+async fn ionos_api_url_points_the_binary_at_another_server() {
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    let dc = "b5634021-a867-4b94-a0ff-eafb37fd3e19";
+    for base in [
+        sim.cloudapi_url(),
+        format!("http://{}", sim.addr()),
+        format!("http://{}/", sim.addr()),
+    ] {
+        sim.clear_requests();
+        let out = command(&[
+            "call",
+            "list_servers",
+            &format!("{{\"datacenter_id\":\"{dc}\"}}"),
+        ])
+        .env("IONOS_API_URL", &base)
+        .env("IONOS_TOKEN", "team-token-123")
+        .output()
+        .await
+        .expect("runs");
+        assert!(
+            out.status.success(),
+            "{base}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sent = sim.requests();
+        assert_eq!(sent.len(), 1, "{base}: {sent:?}");
+        assert_eq!(sent[0].method, "GET");
+        assert_eq!(
+            sent[0].path,
+            format!("/cloudapi/v6/datacenters/{dc}/servers"),
+            "{base}"
+        );
+        assert_eq!(
+            sent[0].authorization.as_deref(),
+            Some("Bearer team-token-123")
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        assert!(v["items"].as_array().is_some_and(|i| i.len() == 4), "{v}");
+        // The token never shows up in what the binary prints.
+        let all = [out.stdout, out.stderr].concat();
+        assert!(!String::from_utf8_lossy(&all).contains("team-token-123"));
+    }
+}

@@ -1,1 +1,748 @@
-//! placeholder
+//! Every tool, called in process against the simulator: the request it sends (method, path,
+//! query, bearer token) and what comes back. A second test holds every recorded request
+//! against the public API facts in `../shared/ionos-api/facts/compute.json`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use ionos_mcp::simulator::{DEMO_TOKEN, RecordedRequest};
+use ionos_mcp::tool_table::{Access, TOOLS};
+use serde_json::{Value, json};
+
+use crate::support::{Harness, is_error, text};
+
+const PROD: &str = "b5634021-a867-4b94-a0ff-eafb37fd3e19";
+const STAGING: &str = "a4a88589-68a0-440e-bdfb-1d539ea57e95";
+const WEB01: &str = "f08daf45-aff9-46b7-8327-9da5be749620";
+const WEB01_NIC: &str = "60ed6e63-53ec-4817-8ec0-f65b8b19653a";
+const WEB01_FW_HTTPS: &str = "69cae476-63c4-4395-845b-3437c0d3e0c9";
+const GPU_SERVER: &str = "b81d0459-2475-4693-993b-809b01671c5b";
+const GPU: &str = "b78c3f03-b240-467d-9264-45823d9f167c";
+const LEGACY: &str = "e77d8d89-4119-4c22-91e9-72ebdea412fd";
+const VOLUME: &str = "4a2a3640-81c6-4098-b166-b23601580214";
+const SNAPSHOT: &str = "dda7fdbc-0955-4289-a44b-a4784c96d870";
+const IMAGE: &str = "cc37c46d-17a2-49b4-a405-9ba55f39120b";
+const IPBLOCK: &str = "900e6247-c821-4d03-a5a8-7feac00ecfbf";
+const PCC: &str = "60efba1a-5343-4651-a24a-8471a0aa77ce";
+const NAT: &str = "5a09bb97-1910-4b73-b645-326f90e4320a";
+const NAT_RULE: &str = "589ab668-783d-4fe8-ad38-c25c694df4db";
+const SG: &str = "9cbfd358-db76-4f09-bc2c-e1b5add2ef37";
+const SG_RULE: &str = "3f28492c-d4e9-4964-8ef7-e8581d39640a";
+const CLB: &str = "8c6981d8-1fd9-43d8-a939-e245d8ea3a94";
+const NLB: &str = "0061c11c-036b-437c-adb5-78668d3a2b1f";
+const NLB_RULE: &str = "5838a372-5e28-4dfb-b05b-136aaaf7b8b3";
+const ALB: &str = "8e670b17-999c-40d3-a496-1a266bf0c533";
+const ALB_RULE: &str = "0ed14c73-968e-4844-9d2e-49b1537ffbfa";
+const TARGET_GROUP: &str = "5f2cf3f6-624d-40ff-8fac-7d1e07f91409";
+const REQUEST: &str = "02b43646-c168-4d3d-be5f-3f82509b27d4";
+const TEMPLATE: &str = "23d00f63-e921-4b15-b816-85102d082f3f";
+const CLUSTER: &str = "fedb619e-a826-41f4-8cc7-3c658b1ec890";
+const NODEPOOL: &str = "73ea32d4-5d30-4175-a475-9b6371a43f10";
+const NODE: &str = "c595ec71-c40f-459b-8a2e-09a4475e6133";
+
+/// What a result must contain.
+enum Check {
+    /// The value at a JSON pointer equals this.
+    Eq(&'static str, Value),
+    /// A list of exactly this many items at `/items`.
+    Items(usize),
+    /// A list with at least this many items at `/items`, each with an `id`.
+    AtLeast(usize),
+}
+
+struct Case {
+    tool: &'static str,
+    args: Value,
+    /// Path below `/cloudapi/v6`.
+    path: String,
+    /// Every query pair sent, in any order.
+    query: &'static [(&'static str, &'static str)],
+    checks: Vec<Check>,
+}
+
+fn case(
+    tool: &'static str,
+    args: Value,
+    path: String,
+    query: &'static [(&'static str, &'static str)],
+    checks: Vec<Check>,
+) -> Case {
+    Case {
+        tool,
+        args,
+        path,
+        query,
+        checks,
+    }
+}
+
+use Check::{AtLeast, Eq, Items};
+
+const LIST: &[(&str, &str)] = &[("pretty", "false"), ("depth", "1")];
+const GET: &[(&str, &str)] = &[("pretty", "false")];
+const NO_QUERY: &[(&str, &str)] = &[];
+
+fn name(n: &str) -> Check {
+    Eq("/properties/name", json!(n))
+}
+
+fn cases() -> Vec<Case> {
+    let dc = format!("/datacenters/{PROD}");
+    let web = format!("{dc}/servers/{WEB01}");
+    let nic = format!("{web}/nics/{WEB01_NIC}");
+    let stg = format!("/datacenters/{STAGING}");
+    vec![
+        // data centers
+        case(
+            "list_datacenters",
+            json!({"limit": 2, "offset": 1, "filters": {"location": "de/txl"}}),
+            "/datacenters".into(),
+            &[
+                ("pretty", "false"),
+                ("depth", "1"),
+                ("offset", "1"),
+                ("limit", "2"),
+                ("filter.location", "de/txl"),
+            ],
+            vec![Items(0)],
+        ),
+        case(
+            "get_datacenter",
+            json!({"datacenter_id": PROD, "depth": 0}),
+            dc.clone(),
+            &[("pretty", "false"), ("depth", "0")],
+            vec![
+                name("production"),
+                Eq("/properties/location", json!("de/fra")),
+            ],
+        ),
+        // servers
+        case(
+            "list_servers",
+            json!({"datacenter_id": PROD, "filters": {"name": "web-01"}}),
+            format!("{dc}/servers"),
+            &[
+                ("pretty", "false"),
+                ("depth", "1"),
+                ("filter.name", "web-01"),
+            ],
+            vec![Items(1), Eq("/items/0/id", json!(WEB01))],
+        ),
+        case(
+            "get_server",
+            json!({"datacenter_id": PROD, "server_id": WEB01}),
+            web.clone(),
+            GET,
+            vec![name("web-01"), Eq("/properties/vmState", json!("RUNNING"))],
+        ),
+        case(
+            "list_server_volumes",
+            json!({"datacenter_id": PROD, "server_id": WEB01}),
+            format!("{web}/volumes"),
+            LIST,
+            vec![AtLeast(1)],
+        ),
+        case(
+            "list_server_cdroms",
+            json!({"datacenter_id": STAGING, "server_id": LEGACY}),
+            format!("{stg}/servers/{LEGACY}/cdroms"),
+            LIST,
+            vec![AtLeast(1)],
+        ),
+        case(
+            "list_server_gpus",
+            json!({"datacenter_id": PROD, "server_id": GPU_SERVER, "limit": 5}),
+            format!("{dc}/servers/{GPU_SERVER}/gpus"),
+            LIST,
+            vec![Items(1), Eq("/items/0/id", json!(GPU))],
+        ),
+        case(
+            "get_server_gpu",
+            json!({"datacenter_id": PROD, "server_id": GPU_SERVER, "gpu_id": GPU}),
+            format!("{dc}/servers/{GPU_SERVER}/gpus/{GPU}"),
+            GET,
+            vec![Eq("/id", json!(GPU))],
+        ),
+        case(
+            "get_server_remote_console",
+            json!({"datacenter_id": PROD, "server_id": WEB01}),
+            format!("{web}/remoteconsole"),
+            GET,
+            vec![],
+        ),
+        case(
+            "list_nics",
+            json!({"datacenter_id": PROD, "server_id": WEB01}),
+            format!("{web}/nics"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_nic",
+            json!({"datacenter_id": PROD, "server_id": WEB01, "nic_id": WEB01_NIC}),
+            nic.clone(),
+            GET,
+            vec![name("public")],
+        ),
+        case(
+            "list_firewall_rules",
+            json!({"datacenter_id": PROD, "server_id": WEB01, "nic_id": WEB01_NIC, "limit": 2}),
+            format!("{nic}/firewallrules"),
+            &[("pretty", "false"), ("depth", "1"), ("limit", "2")],
+            vec![Items(2)],
+        ),
+        case(
+            "get_firewall_rule",
+            json!({"datacenter_id": PROD, "server_id": WEB01, "nic_id": WEB01_NIC, "firewallrule_id": WEB01_FW_HTTPS}),
+            format!("{nic}/firewallrules/{WEB01_FW_HTTPS}"),
+            GET,
+            vec![name("allow-https")],
+        ),
+        // storage and images
+        case(
+            "list_volumes",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/volumes"),
+            LIST,
+            vec![Items(6)],
+        ),
+        case(
+            "get_volume",
+            json!({"datacenter_id": PROD, "volume_id": VOLUME}),
+            format!("{dc}/volumes/{VOLUME}"),
+            GET,
+            vec![name("web-01-boot")],
+        ),
+        case(
+            "list_snapshots",
+            json!({"limit": 1}),
+            "/snapshots".into(),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_snapshot",
+            json!({"snapshot_id": SNAPSHOT}),
+            format!("/snapshots/{SNAPSHOT}"),
+            GET,
+            vec![name("db-01-boot-before-pg16")],
+        ),
+        case(
+            "list_images",
+            json!({"filters": {"imageType": "CDROM"}}),
+            "/images".into(),
+            &[
+                ("pretty", "false"),
+                ("depth", "1"),
+                ("filter.imageType", "CDROM"),
+            ],
+            vec![AtLeast(1)],
+        ),
+        case(
+            "get_image",
+            json!({"image_id": IMAGE}),
+            format!("/images/{IMAGE}"),
+            GET,
+            vec![Eq("/id", json!(IMAGE))],
+        ),
+        // networking
+        case(
+            "list_lans",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/lans"),
+            LIST,
+            vec![Items(3)],
+        ),
+        case(
+            "get_lan",
+            json!({"datacenter_id": PROD, "lan_id": "1"}),
+            format!("{dc}/lans/1"),
+            GET,
+            vec![name("public")],
+        ),
+        case(
+            "list_lan_nics",
+            json!({"datacenter_id": PROD, "lan_id": "1"}),
+            format!("{dc}/lans/1/nics"),
+            LIST,
+            vec![AtLeast(1)],
+        ),
+        case(
+            "list_ip_blocks",
+            json!({"offset": 4}),
+            "/ipblocks".into(),
+            &[("pretty", "false"), ("depth", "1"), ("offset", "4")],
+            vec![Items(1)],
+        ),
+        case(
+            "get_ip_block",
+            json!({"ipblock_id": IPBLOCK}),
+            format!("/ipblocks/{IPBLOCK}"),
+            GET,
+            vec![name("production-web")],
+        ),
+        case(
+            "list_private_cross_connects",
+            json!({}),
+            "/pccs".into(),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_private_cross_connect",
+            json!({"pcc_id": PCC}),
+            format!("/pccs/{PCC}"),
+            GET,
+            vec![name("production-staging")],
+        ),
+        case(
+            "list_nat_gateways",
+            json!({"datacenter_id": STAGING}),
+            format!("{stg}/natgateways"),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_nat_gateway",
+            json!({"datacenter_id": STAGING, "nat_gateway_id": NAT}),
+            format!("{stg}/natgateways/{NAT}"),
+            GET,
+            vec![name("nat-staging")],
+        ),
+        case(
+            "list_nat_gateway_rules",
+            json!({"datacenter_id": STAGING, "nat_gateway_id": NAT}),
+            format!("{stg}/natgateways/{NAT}/rules"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_nat_gateway_rule",
+            json!({"datacenter_id": STAGING, "nat_gateway_id": NAT, "nat_gateway_rule_id": NAT_RULE}),
+            format!("{stg}/natgateways/{NAT}/rules/{NAT_RULE}"),
+            GET,
+            vec![name("dns-udp")],
+        ),
+        case(
+            "list_security_groups",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/securitygroups"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_security_group",
+            json!({"datacenter_id": PROD, "security_group_id": SG}),
+            format!("{dc}/securitygroups/{SG}"),
+            GET,
+            vec![name("web")],
+        ),
+        case(
+            "list_security_group_rules",
+            json!({"datacenter_id": PROD, "security_group_id": SG}),
+            format!("{dc}/securitygroups/{SG}/rules"),
+            LIST,
+            vec![Items(3)],
+        ),
+        case(
+            "get_security_group_rule",
+            json!({"datacenter_id": PROD, "security_group_id": SG, "rule_id": SG_RULE}),
+            format!("{dc}/securitygroups/{SG}/rules/{SG_RULE}"),
+            GET,
+            vec![name("https")],
+        ),
+        // load balancing
+        case(
+            "list_loadbalancers",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/loadbalancers"),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_loadbalancer",
+            json!({"datacenter_id": PROD, "loadbalancer_id": CLB}),
+            format!("{dc}/loadbalancers/{CLB}"),
+            GET,
+            vec![name("legacy-lb")],
+        ),
+        case(
+            "list_loadbalancer_nics",
+            json!({"datacenter_id": PROD, "loadbalancer_id": CLB}),
+            format!("{dc}/loadbalancers/{CLB}/balancednics"),
+            LIST,
+            vec![AtLeast(1)],
+        ),
+        case(
+            "list_network_loadbalancers",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/networkloadbalancers"),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_network_loadbalancer",
+            json!({"datacenter_id": PROD, "network_loadbalancer_id": NLB}),
+            format!("{dc}/networkloadbalancers/{NLB}"),
+            GET,
+            vec![name("nlb-production")],
+        ),
+        case(
+            "list_nlb_forwarding_rules",
+            json!({"datacenter_id": PROD, "network_loadbalancer_id": NLB}),
+            format!("{dc}/networkloadbalancers/{NLB}/forwardingrules"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_nlb_forwarding_rule",
+            json!({"datacenter_id": PROD, "network_loadbalancer_id": NLB, "forwarding_rule_id": NLB_RULE}),
+            format!("{dc}/networkloadbalancers/{NLB}/forwardingrules/{NLB_RULE}"),
+            GET,
+            vec![name("postgres-tcp")],
+        ),
+        case(
+            "list_application_loadbalancers",
+            json!({"datacenter_id": PROD}),
+            format!("{dc}/applicationloadbalancers"),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_application_loadbalancer",
+            json!({"datacenter_id": PROD, "application_loadbalancer_id": ALB}),
+            format!("{dc}/applicationloadbalancers/{ALB}"),
+            GET,
+            vec![name("alb-web")],
+        ),
+        case(
+            "list_alb_forwarding_rules",
+            json!({"datacenter_id": PROD, "application_loadbalancer_id": ALB}),
+            format!("{dc}/applicationloadbalancers/{ALB}/forwardingrules"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_alb_forwarding_rule",
+            json!({"datacenter_id": PROD, "application_loadbalancer_id": ALB, "forwarding_rule_id": ALB_RULE}),
+            format!("{dc}/applicationloadbalancers/{ALB}/forwardingrules/{ALB_RULE}"),
+            GET,
+            vec![name("https")],
+        ),
+        case(
+            "list_target_groups",
+            json!({}),
+            "/targetgroups".into(),
+            LIST,
+            vec![Items(1)],
+        ),
+        case(
+            "get_target_group",
+            json!({"target_group_id": TARGET_GROUP}),
+            format!("/targetgroups/{TARGET_GROUP}"),
+            GET,
+            vec![name("web-pool")],
+        ),
+        // account, catalogue, requests
+        case("get_contract", json!({}), "/contracts".into(), GET, vec![]),
+        case(
+            "list_requests",
+            json!({"limit": 2}),
+            "/requests".into(),
+            &[("pretty", "false"), ("depth", "1"), ("limit", "2")],
+            vec![Items(2)],
+        ),
+        case(
+            "get_request",
+            json!({"request_id": REQUEST}),
+            format!("/requests/{REQUEST}"),
+            GET,
+            vec![Eq("/id", json!(REQUEST))],
+        ),
+        case(
+            "get_request_status",
+            json!({"request_id": REQUEST}),
+            format!("/requests/{REQUEST}/status"),
+            GET,
+            vec![Eq("/metadata/status", json!("DONE"))],
+        ),
+        case(
+            "list_templates",
+            json!({}),
+            "/templates".into(),
+            // The templates endpoints take no `pretty`.
+            &[("depth", "1")],
+            vec![Items(6)],
+        ),
+        case(
+            "get_template",
+            json!({"template_id": TEMPLATE}),
+            format!("/templates/{TEMPLATE}"),
+            NO_QUERY,
+            vec![name("Basic Cube S")],
+        ),
+        case(
+            "list_locations",
+            json!({"offset": 8}),
+            "/locations".into(),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_location",
+            json!({"region_id": "de", "location_id": "fra"}),
+            "/locations/de/fra".into(),
+            GET,
+            vec![Eq("/id", json!("de/fra"))],
+        ),
+        // Kubernetes
+        case(
+            "list_k8s_clusters",
+            json!({}),
+            "/k8s".into(),
+            LIST,
+            vec![Items(1), Eq("/items/0/id", json!(CLUSTER))],
+        ),
+        case(
+            "get_k8s_cluster",
+            json!({"k8s_cluster_id": CLUSTER}),
+            format!("/k8s/{CLUSTER}"),
+            GET,
+            vec![name("prod-k8s")],
+        ),
+        case(
+            "list_k8s_nodepools",
+            json!({"k8s_cluster_id": CLUSTER}),
+            format!("/k8s/{CLUSTER}/nodepools"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_k8s_nodepool",
+            json!({"k8s_cluster_id": CLUSTER, "nodepool_id": NODEPOOL}),
+            format!("/k8s/{CLUSTER}/nodepools/{NODEPOOL}"),
+            GET,
+            vec![name("general")],
+        ),
+        case(
+            "list_k8s_nodepool_nodes",
+            json!({"k8s_cluster_id": CLUSTER, "nodepool_id": NODEPOOL, "limit": 2}),
+            format!("/k8s/{CLUSTER}/nodepools/{NODEPOOL}/nodes"),
+            LIST,
+            vec![Items(2)],
+        ),
+        case(
+            "get_k8s_node",
+            json!({"k8s_cluster_id": CLUSTER, "nodepool_id": NODEPOOL, "node_id": NODE}),
+            format!("/k8s/{CLUSTER}/nodepools/{NODEPOOL}/nodes/{NODE}"),
+            GET,
+            vec![name("general-51aad")],
+        ),
+        case(
+            "list_k8s_versions",
+            json!({}),
+            "/k8s/versions".into(),
+            NO_QUERY,
+            vec![Eq("/items", json!(["1.29.10", "1.30.6", "1.31.2"]))],
+        ),
+        case(
+            "get_k8s_default_version",
+            json!({}),
+            "/k8s/versions/default".into(),
+            NO_QUERY,
+            vec![Eq("/value", json!("1.31.2"))],
+        ),
+    ]
+}
+
+fn query_set(q: &[(String, String)]) -> BTreeSet<(String, String)> {
+    q.iter().cloned().collect()
+}
+
+/// Calls every case and returns what the simulator recorded per tool.
+async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
+    let mut seen = BTreeMap::new();
+    let mut failures = Vec::new();
+    for c in cases() {
+        h.sim.clear_requests();
+        let r = h.call(c.tool, c.args.clone()).await;
+        if is_error(&r) {
+            failures.push(format!("{}: error result: {}", c.tool, text(&r)));
+            continue;
+        }
+        let sent = h.sim.requests();
+        if sent.len() != 1 {
+            failures.push(format!(
+                "{}: {} requests sent: {sent:?}",
+                c.tool,
+                sent.len()
+            ));
+            continue;
+        }
+        let req = &sent[0];
+        let want_path = format!("/cloudapi/v6{}", c.path);
+        if req.method != "GET" || req.path != want_path {
+            failures.push(format!(
+                "{}: sent {} {}, expected GET {want_path}",
+                c.tool, req.method, req.path
+            ));
+        }
+        let want_query: BTreeSet<(String, String)> = c
+            .query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if query_set(&req.query) != want_query {
+            failures.push(format!(
+                "{}: query {:?}, expected {:?}",
+                c.tool, req.query, want_query
+            ));
+        }
+        if req.authorization.as_deref() != Some(&format!("Bearer {DEMO_TOKEN}")) {
+            failures.push(format!("{}: no bearer token sent", c.tool));
+        }
+        let Some(result) = r.structured_content.clone() else {
+            failures.push(format!("{}: no structured result", c.tool));
+            continue;
+        };
+        // The text block carries the same JSON.
+        let from_text: Value = serde_json::from_str(&text(&r)).unwrap_or(Value::Null);
+        if from_text != result {
+            failures.push(format!("{}: text and structured content differ", c.tool));
+        }
+        for check in &c.checks {
+            match check {
+                Eq(pointer, want) => {
+                    if result.pointer(pointer) != Some(want) {
+                        failures.push(format!(
+                            "{}: {pointer} is {:?}, expected {want}",
+                            c.tool,
+                            result.pointer(pointer)
+                        ));
+                    }
+                }
+                Items(n) | AtLeast(n) => {
+                    let items = result["items"].as_array();
+                    let len = items.map_or(usize::MAX, Vec::len);
+                    let ok = match check {
+                        Items(_) => len == *n,
+                        _ => len != usize::MAX && len >= *n,
+                    };
+                    if !ok || items.is_some_and(|i| i.iter().any(|x| x.get("id").is_none())) {
+                        failures.push(format!(
+                            "{}: expected {} items with ids, got {}",
+                            c.tool,
+                            if matches!(check, Items(_)) {
+                                "exactly"
+                            } else {
+                                "at least"
+                            },
+                            result["items"]
+                        ));
+                    }
+                }
+            }
+        }
+        seen.insert(c.tool, req.clone());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    seen
+}
+
+#[tokio::test]
+async fn every_read_tool_sends_its_request_and_returns_its_answer() {
+    let h = Harness::start().await;
+    let seen = run_all(&h).await;
+    let untested: Vec<&str> = TOOLS
+        .iter()
+        .filter(|t| t.access == Access::Read && !seen.contains_key(t.name))
+        .map(|t| t.name)
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "tools without a call case: {untested:?}"
+    );
+}
+
+fn facts_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ionos-api/facts/compute.json")
+}
+
+/// `/datacenters/{datacenterId}/servers` matches `/datacenters/abc/servers`.
+fn template_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+#[tokio::test]
+async fn requests_match_the_public_api_facts() {
+    let path = facts_path();
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!(
+            "SKIPPED: {} is absent; the facts-fidelity check needs the shared reference material",
+            path.display()
+        );
+        return;
+    };
+    let facts: Value = serde_json::from_slice(&bytes).expect("facts/compute.json is JSON");
+    let ops: BTreeMap<String, &Value> = facts["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .map(|o| {
+            let id = o["operation"].as_str().unwrap_or_default();
+            let mut c = id.chars();
+            let lower = c
+                .next()
+                .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+                .unwrap_or_default();
+            (lower, o)
+        })
+        .collect();
+
+    let h = Harness::start().await;
+    let seen = run_all(&h).await;
+    let mut problems = Vec::new();
+    for tool in TOOLS.iter().filter(|t| t.access == Access::Read) {
+        let Some(op) = ops.get(tool.operation_id) else {
+            problems.push(format!(
+                "{}: operation {} is not in the facts",
+                tool.name, tool.operation_id
+            ));
+            continue;
+        };
+        let Some(req) = seen.get(tool.name) else {
+            continue;
+        };
+        let method = op["method"].as_str().unwrap_or_default();
+        let template = format!("/cloudapi/v6{}", op["path"].as_str().unwrap_or_default());
+        if req.method != method || !template_matches(&template, &req.path) {
+            problems.push(format!(
+                "{}: sent {} {}, facts say {method} {template}",
+                tool.name, req.method, req.path
+            ));
+        }
+        let declared: BTreeSet<&str> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for (name, _) in &req.query {
+            // `filter.<property>` is the Cloud API's generic filter syntax on every collection.
+            let generic_filter = name.starts_with("filter.") && tool.product == "compute";
+            if !declared.contains(name.as_str()) && !generic_filter {
+                problems.push(format!(
+                    "{}: sends query `{name}`, which {} does not declare",
+                    tool.name, op["operation"]
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
