@@ -1,0 +1,58 @@
+"""Drives `ionos-mcp --demo` with the official Python MCP client (package `mcp`) over stdio.
+
+    python3 -m venv .venv-mcp && .venv-mcp/bin/pip install mcp==2.3.0
+    cargo build --release
+    .venv-mcp/bin/python tests/clients/python_client.py target/release/ionos-mcp
+
+Exits non-zero when a check fails.
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+
+async def main(exe: str) -> None:
+    params = StdioServerParameters(command=exe, args=["--demo"], env={})
+    async with Client(params, mode="auto") as c:
+        tools, cursor = [], None
+        while True:
+            page = await c.list_tools(cursor=cursor)
+            tools += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        names = {t.name for t in tools}
+        print(f"tools/list: {len(tools)} tools")
+        assert all(t.annotations and t.annotations.read_only_hint for t in tools)
+
+        def call_ok(r, what):
+            assert not r.is_error, f"{what}: {r.content}"
+            assert isinstance(r.structured_content, dict), f"{what}: no structured content"
+            return r.structured_content
+
+        dcs = call_ok(await c.call_tool("list_datacenters", {}), "list_datacenters")
+        print("list_datacenters:", [d["properties"]["name"] for d in dcs["items"]])
+        dc = next(d for d in dcs["items"] if d["properties"]["name"] == "production")["id"]
+
+        servers = call_ok(await c.call_tool("list_servers", {"datacenter_id": dc}), "list_servers")
+        print("list_servers:", [(s["properties"]["name"], s["properties"].get("vmState")) for s in servers["items"]])
+        sid = servers["items"][0]["id"]
+
+        server = call_ok(await c.call_tool("get_server", {"datacenter_id": dc, "server_id": sid}), "get_server")
+        print("get_server:", server["properties"]["name"], server["properties"]["cores"], "cores")
+
+        clusters = call_ok(await c.call_tool("list_k8s_clusters", {}), "list_k8s_clusters")
+        print("list_k8s_clusters:", [k["properties"]["name"] for k in clusters["items"]])
+
+        bad = await c.call_tool("get_server", {"datacenter_id": dc})
+        assert bad.is_error, "missing server_id accepted"
+        print("bad input:", bad.content[0].text[:120])
+        assert "list_datacenters" in names and "get_k8s_default_version" in names
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "target/release/ionos-mcp"))
