@@ -63,11 +63,40 @@ pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ionos-mcp tools [--json]`.
-pub fn print_tools(as_json: bool) -> anyhow::Result<ExitCode> {
+/// Whether write tools are served, as the server would decide it.
+fn writes_enabled() -> anyhow::Result<bool> {
+    Ok(Config::from_env(&ProcessEnv)
+        .context("invalid configuration")?
+        .writes_enabled)
+}
+
+/// `ionos-mcp audit [--format ...] [--deny-writes]`.
+pub fn audit(format: crate::audit::Format, deny_writes: bool) -> anyhow::Result<ExitCode> {
+    let (text, enabled_writes) = crate::audit::render(format, writes_enabled()?);
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    if deny_writes && enabled_writes > 0 {
+        eprintln!(
+            "ionos-mcp audit: {enabled_writes} enabled tool(s) can change the account (unset IONOS_ENABLE_WRITES to serve read-only tools only)"
+        );
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ionos-mcp tools [--json | --markdown]`: the tools a client is served.
+pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
+    if markdown {
+        out.write_all(crate::audit::tools_markdown().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let writes = writes_enabled()?;
+    let served: Vec<&crate::tool_table::ToolSpec> = TOOLS
+        .iter()
+        .filter(|t| t.is_read_only() || writes)
+        .collect();
     if as_json {
-        let list: Vec<Value> = TOOLS
+        let list: Vec<Value> = served
             .iter()
             .map(|t| {
                 let schema = t.input_schema_object();
@@ -95,14 +124,14 @@ pub fn print_tools(as_json: bool) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        let w = TOOLS.iter().map(|t| t.name.len()).max().unwrap_or(10);
-        let ws = TOOLS.iter().map(|t| t.toolset.len()).max().unwrap_or(8);
+        let w = served.iter().map(|t| t.name.len()).max().unwrap_or(10);
+        let ws = served.iter().map(|t| t.toolset.len()).max().unwrap_or(8);
         writeln!(
             out,
             "{:w$}  {:ws$}  {:5}  {:6} PATH",
             "TOOL", "TOOLSET", "ACCESS", "METHOD"
         )?;
-        for t in TOOLS {
+        for t in &served {
             writeln!(
                 out,
                 "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
@@ -114,7 +143,14 @@ pub fn print_tools(as_json: bool) -> anyhow::Result<ExitCode> {
                 t.title
             )?;
         }
-        writeln!(out, "\n{} tools", TOOLS.len())?;
+        writeln!(out, "\n{} tools", served.len())?;
+        let hidden = TOOLS.len() - served.len();
+        if hidden > 0 {
+            writeln!(
+                out,
+                "({hidden} write tools not served; IONOS_ENABLE_WRITES=true serves them)"
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

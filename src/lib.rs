@@ -8,8 +8,9 @@
 //! - `server`: the MCP protocol side (rmcp)
 //! - `config`: environment variables
 //! - `simulator`: the embedded simulated IONOS account behind `--demo` and the tests
-//! - `cli`: the subcommands
+//! - `cli`: the subcommands; `audit`: the audit report and docs/TOOLS.md
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -24,11 +24,23 @@ struct Cli {
 enum Command {
     /// Serve MCP over stdio (the default).
     Serve,
-    /// List every tool: name, toolset, title, method and path.
+    /// List the tools served: name, toolset, title, method and path.
     Tools {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print docs/TOOLS.md (every tool, by product, with its arguments).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// Every tool the binary can expose, for a security review: access, endpoint, operation,
+    /// spec file and hash, required privilege, redactions.
+    Audit {
+        #[arg(long, value_enum, default_value = "table")]
+        format: ionos_mcp::audit::Format,
+        /// Exit with status 3 when any enabled tool can change the account.
+        #[arg(long)]
+        deny_writes: bool,
     },
     /// Call one tool and print its result.
     Call {
@@ -56,7 +68,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match args.command.unwrap_or(Command::Serve) {
             Command::Serve => cli::serve_stdio(args.demo).await,
-            Command::Tools { json } => cli::print_tools(json),
+            Command::Tools { json, markdown } => cli::print_tools(json, markdown),
+            Command::Audit {
+                format,
+                deny_writes,
+            } => cli::audit(format, deny_writes),
             Command::Call { tool, arguments } => cli::call(args.demo, &tool, &arguments).await,
         }
     });

@@ -1,0 +1,246 @@
+//! `ionos-mcp audit` and `docs/TOOLS.md`: what the binary exposes, read from the same generated
+//! table the server serves (there is no second list).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::tool_table::{PRODUCTS, SPECS, TOOLS, ToolSpec};
+
+/// One tool as a security review sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub name: &'static str,
+    pub product: &'static str,
+    pub toolset: &'static str,
+    pub access: &'static str,
+    /// Served to clients with the current configuration (write tools need IONOS_ENABLE_WRITES).
+    pub enabled: bool,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub spec: &'static str,
+    pub spec_version: &'static str,
+    pub spec_sha256: &'static str,
+    pub privilege: &'static str,
+    /// Result properties removed before anything reaches the client.
+    pub redacted: Vec<&'static str>,
+}
+
+/// The audit table; `writes_enabled` as the server would be configured.
+pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
+    TOOLS
+        .iter()
+        .map(|t| {
+            let spec = SPECS.iter().find(|s| s.file == t.spec);
+            AuditRow {
+                name: t.name,
+                product: t.product,
+                toolset: t.toolset,
+                access: t.access.as_str(),
+                enabled: t.is_read_only() || writes_enabled,
+                method: t.method,
+                path: t.path,
+                operation_id: t.operation_id,
+                spec: t.spec,
+                spec_version: spec.map_or("", |s| s.version),
+                spec_sha256: spec.map_or("", |s| s.sha256),
+                privilege: t.product().privilege,
+                redacted: t.redact.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// Renders the audit; the second value is the number of enabled tools that can write.
+pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
+    let rows = rows(writes_enabled);
+    let enabled_writes = rows
+        .iter()
+        .filter(|r| r.enabled && r.access != "read")
+        .count();
+    let out = match format {
+        Format::Json => {
+            let specs: Vec<Value> = SPECS
+                .iter()
+                .map(|s| {
+                    serde_json::json!({"file": s.file, "title": s.title, "version": s.version, "sha256": s.sha256})
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "tools": rows,
+                "specs": specs,
+                "summary": {
+                    "tools": rows.len(),
+                    "enabled": rows.iter().filter(|r| r.enabled).count(),
+                    "read": rows.iter().filter(|r| r.access == "read").count(),
+                    "write": rows.iter().filter(|r| r.access != "read").count(),
+                    "enabled_writes": enabled_writes,
+                },
+            });
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+        Format::Markdown => {
+            let mut s = String::new();
+            let _ = writeln!(
+                s,
+                "| tool | product | toolset | access | enabled | method | path | operationId | redacted |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+            for r in &rows {
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {} | {} | {} | {} | `{}` | `{}` | {} |",
+                    r.name,
+                    r.product,
+                    r.toolset,
+                    r.access,
+                    if r.enabled { "yes" } else { "no" },
+                    r.method,
+                    r.path,
+                    r.operation_id,
+                    r.redacted.join(", ")
+                );
+            }
+            let _ = writeln!(s);
+            for p in PRODUCTS {
+                let _ = writeln!(s, "- **{}** ({}): needs {}", p.title, p.key, p.privilege);
+            }
+            for sp in SPECS {
+                let _ = writeln!(
+                    s,
+                    "- `{}` version {} sha256 `{}`",
+                    sp.file, sp.version, sp.sha256
+                );
+            }
+            s
+        }
+        Format::Table => {
+            let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
+            let mut s = String::new();
+            let _ = writeln!(
+                s,
+                "{:w$}  {:10}  {:5}  {:7}  {:6}  PATH",
+                "TOOL", "PRODUCT", "ACCESS", "ENABLED", "METHOD"
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    s,
+                    "{:w$}  {:10}  {:5}  {:7}  {:6}  {}{}",
+                    r.name,
+                    r.product,
+                    r.access,
+                    if r.enabled { "yes" } else { "no" },
+                    r.method,
+                    r.path,
+                    if r.redacted.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  (redacts {})", r.redacted.join(", "))
+                    }
+                );
+            }
+            let _ = writeln!(s);
+            for p in PRODUCTS {
+                let _ = writeln!(s, "{}: needs {}", p.title, p.privilege);
+            }
+            for sp in SPECS {
+                let _ = writeln!(s, "{} v{} sha256:{}", sp.file, sp.version, sp.sha256);
+            }
+            let _ = writeln!(
+                s,
+                "{} tools, {} enabled, {} enabled tools can write",
+                rows.len(),
+                rows.iter().filter(|r| r.enabled).count(),
+                enabled_writes
+            );
+            s
+        }
+    };
+    (out, enabled_writes)
+}
+
+/// The command that regenerates `docs/TOOLS.md`.
+pub const TOOLS_MD_COMMAND: &str = "cargo run -q -- tools --markdown > docs/TOOLS.md";
+
+/// `docs/TOOLS.md`: a section per product with each tool, what it answers and its arguments.
+pub fn tools_markdown() -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Tools\n");
+    let _ = writeln!(
+        s,
+        "Generated from the tool table (`{TOOLS_MD_COMMAND}`); a test fails when this file is stale.\n"
+    );
+    let _ = writeln!(
+        s,
+        "{} tools: {} read-only, {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
+        TOOLS.len(),
+        TOOLS.iter().filter(|t| t.is_read_only()).count(),
+        TOOLS.iter().filter(|t| !t.is_read_only()).count()
+    );
+    for p in PRODUCTS {
+        let tools: Vec<&ToolSpec> = TOOLS.iter().filter(|t| t.product == p.key).collect();
+        if tools.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "## {} ({} tools)\n", p.title, tools.len());
+        let _ = writeln!(
+            s,
+            "Endpoint `{}` (override: `{}`). Needs {}.\n",
+            p.base_url, p.base_url_env, p.privilege
+        );
+        let _ = writeln!(s, "| tool | answers | arguments |");
+        let _ = writeln!(s, "|---|---|---|");
+        for t in tools {
+            let schema = t.input_schema_object();
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            // Required arguments first (in path order), then the optional ones by name; key
+            // order of the parsed schema is not relied on.
+            let mut optional: Vec<&str> = schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|props| {
+                    props
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|k| !required.contains(k))
+                        .collect()
+                })
+                .unwrap_or_default();
+            optional.sort_unstable();
+            let args: Vec<String> = required
+                .iter()
+                .map(|k| format!("`{k}`*"))
+                .chain(optional.iter().map(|k| format!("`{k}`")))
+                .collect();
+            let access = if t.is_read_only() { "" } else { " **(write)**" };
+            let _ = writeln!(
+                s,
+                "| `{}`{access} | {} | {} |",
+                t.name,
+                t.description.replace('|', "\\|"),
+                if args.is_empty() {
+                    "—".to_string()
+                } else {
+                    args.join(", ")
+                }
+            );
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "`*` = required.");
+    s
+}

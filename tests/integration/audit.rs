@@ -1,0 +1,74 @@
+//! The audit report and docs/TOOLS.md come from the served tool table.
+
+use std::process::Command;
+
+use ionos_mcp::audit::{TOOLS_MD_COMMAND, tools_markdown};
+use ionos_mcp::tool_table::TOOLS;
+use serde_json::Value;
+
+fn audit(args: &[&str], writes: bool) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
+    cmd.arg("audit")
+        .args(args)
+        .env_remove("IONOS_ENABLE_WRITES");
+    if writes {
+        cmd.env("IONOS_ENABLE_WRITES", "true");
+    }
+    cmd.output().expect("runs")
+}
+
+#[test]
+fn audit_json_lists_every_tool_with_its_endpoint() {
+    let out = audit(&["--format", "json"], false);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let tools = doc["tools"].as_array().expect("tools");
+    assert_eq!(tools.len(), TOOLS.len());
+    for (row, spec) in tools.iter().zip(TOOLS) {
+        assert_eq!(row["name"], spec.name);
+        assert_eq!(row["method"], spec.method);
+        assert_eq!(row["path"], spec.path);
+        assert_eq!(row["operation_id"], spec.operation_id);
+        assert_eq!(row["enabled"], Value::Bool(spec.is_read_only()));
+        assert_eq!(row["spec_sha256"].as_str().map(str::len), Some(64), "{row}");
+    }
+    // What a client is served is exactly the enabled rows.
+    let served = Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+        .args(["tools", "--json"])
+        .env_remove("IONOS_ENABLE_WRITES")
+        .output()
+        .expect("runs");
+    let served: Value = serde_json::from_slice(&served.stdout).expect("JSON");
+    let enabled = tools
+        .iter()
+        .filter(|t| t["enabled"] == Value::Bool(true))
+        .count();
+    assert_eq!(served.as_array().map(Vec::len), Some(enabled));
+}
+
+#[test]
+fn deny_writes_gates_on_enabled_write_tools() {
+    let read_only = audit(&["--deny-writes"], false);
+    assert_eq!(read_only.status.code(), Some(0));
+    assert!(
+        TOOLS.iter().any(|t| !t.is_read_only()),
+        "no write tool to test with"
+    );
+    let with_writes = audit(&["--deny-writes"], true);
+    assert_eq!(with_writes.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&with_writes.stderr);
+    assert!(err.contains("can change the account"), "{err}");
+    for format in ["table", "markdown", "json"] {
+        assert!(audit(&["--format", format], true).status.success());
+    }
+}
+
+#[test]
+fn docs_tools_md_matches_the_binary() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/TOOLS.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == tools_markdown(),
+        "docs/TOOLS.md is stale; regenerate it with:\n    {TOOLS_MD_COMMAND}"
+    );
+}
