@@ -5,9 +5,11 @@
 //! [`generate`] and writes the result. Tests call the same functions on fixture inputs.
 
 pub mod diagnostics;
+pub mod fidelity;
 pub mod manifest;
 pub mod render;
 pub mod spec;
+pub mod specdiff;
 pub mod table;
 
 use std::collections::BTreeMap;
