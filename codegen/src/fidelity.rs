@@ -78,9 +78,21 @@ pub fn compare(spec: &Spec, facts: &Value, operation_ids: &[&str]) -> Vec<String
                     p.name, p.required
                 ));
             }
+            // A parameter typed by a model: enums are strings, anything else an object.
+            let theirs_schema = match fp["schema"]["model"].as_str() {
+                Some(model) => {
+                    let m = &facts["models"][model];
+                    if m.get("enum").is_some() {
+                        serde_json::json!({"type": "string"})
+                    } else {
+                        serde_json::json!({"type": "object"})
+                    }
+                }
+                None => fp["schema"].clone(),
+            };
             for k in ["type", "format"] {
                 let ours = p.schema.get(k);
-                let theirs = fp["schema"].get(k);
+                let theirs = theirs_schema.get(k);
                 if ours != theirs {
                     problems.push(format!(
                         "{id}: `{}` {k} {} but the API says {}",

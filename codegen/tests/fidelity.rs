@@ -94,3 +94,43 @@ fn a_renamed_parameter_is_caught() {
         "{problems:?}"
     );
 }
+
+/// Every document in `specs/` parses and every one of its operations matches the facts, selected
+/// or not, so a later manifest entry cannot pick up an unfaithful operation.
+#[test]
+fn every_spec_file_matches_the_api_facts() {
+    if !shared_present() {
+        return;
+    }
+    let dir = root().join("specs");
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).expect("specs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let file = format!(
+            "specs/{}",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+        );
+        let facts_file =
+            facts_for(&file).unwrap_or_else(|| panic!("no facts file known for {file}"));
+        let facts = facts(facts_file).unwrap_or_else(|| panic!("facts/{facts_file} unreadable"));
+        let bytes = std::fs::read(&path).expect("readable");
+        let spec = Spec::parse(&file, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ops = spec.operations();
+        let ids: Vec<&str> = ops.iter().map(|o| o.operation_id.as_str()).collect();
+        assert!(!ids.is_empty(), "{file} has no operations");
+        problems.extend(
+            compare(&spec, &facts, &ids)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+        files += 1;
+    }
+    assert!(files >= 1);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -60,7 +60,11 @@ fn breaking_and_compatible_changes_are_told_apart() {
 
     // The other direction adds things: not breaking.
     let smaller = old.replace("        vmState:\n          type: string\n", "");
-    let back = diff(&parse(&smaller), &parse(&old), &["datacentersServersFindById"]);
+    let back = diff(
+        &parse(&smaller),
+        &parse(&old),
+        &["datacentersServersFindById"],
+    );
     assert!(
         !back.is_empty() && back.iter().all(|c| !c.breaking),
         "{back:#?}"
