@@ -26,6 +26,17 @@ pub struct AuditRow {
     pub privilege: &'static str,
     /// Result properties removed before anything reaches the client.
     pub redacted: Vec<&'static str>,
+    /// o200k tokens of the tool's `tools/list` entry.
+    pub tokens: usize,
+}
+
+/// o200k tokens of `tools/list` per `product/toolset`, for the tools enabled.
+pub fn tokens_per_toolset(writes_enabled: bool) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in TOOLS.iter().filter(|t| t.is_read_only() || writes_enabled) {
+        *out.entry(format!("{}/{}", t.product, t.toolset)).or_insert(0) += t.tokens;
+    }
+    out
 }
 
 /// The audit table; `writes_enabled` as the server would be configured.
@@ -48,6 +59,7 @@ pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
                 spec_sha256: spec.map_or("", |s| s.sha256),
                 privilege: t.product().privilege,
                 redacted: t.redact.to_vec(),
+                tokens: t.tokens,
             }
         })
         .collect()
@@ -79,7 +91,9 @@ pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
             let doc = serde_json::json!({
                 "tools": rows,
                 "specs": specs,
+                "tokens_per_toolset": tokens_per_toolset(writes_enabled),
                 "summary": {
+                    "tokens": rows.iter().filter(|r| r.enabled).map(|r| r.tokens).sum::<usize>(),
                     "tools": rows.len(),
                     "enabled": rows.iter().filter(|r| r.enabled).count(),
                     "read": rows.iter().filter(|r| r.access == "read").count(),
@@ -156,6 +170,17 @@ pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
             for sp in SPECS {
                 let _ = writeln!(s, "{} v{} sha256:{}", sp.file, sp.version, sp.sha256);
             }
+            let per_set = tokens_per_toolset(writes_enabled);
+            let _ = writeln!(
+                s,
+                "tools/list o200k tokens: {} ({})",
+                per_set.values().sum::<usize>(),
+                per_set
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             let _ = writeln!(
                 s,
                 "{} tools, {} enabled, {} enabled tools can write",

@@ -51,6 +51,8 @@ pub struct ToolSpec {
     pub paging: Paging,
     /// Property names removed from results.
     pub redact: &'static [&'static str],
+    /// o200k tokens of this tool's `tools/list` entry, counted at build time.
+    pub tokens: usize,
     /// Deserialises the arguments and builds the request.
     pub build: fn(Value) -> Result<RequestParts, serde_json::Error>,
     /// The arguments struct's schema as derived by schemars (used to check the generator).

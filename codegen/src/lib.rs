@@ -4,6 +4,7 @@
 //! The library does no printing and reads no environment; `build.rs` resolves the paths, calls
 //! [`generate`] and writes the result. Tests call the same functions on fixture inputs.
 
+pub mod budget;
 pub mod diagnostics;
 pub mod fidelity;
 pub mod manifest;

@@ -20,12 +20,20 @@ pub struct Manifest {
 pub struct Limits {
     #[serde(default = "default_max_name_length")]
     pub max_name_length: usize,
+    /// o200k tokens the whole `tools/list` may cost.
+    #[serde(default)]
+    pub max_tokens_total: Option<usize>,
+    /// o200k tokens one toolset (`product/toolset`) may cost.
+    #[serde(default)]
+    pub max_tokens_per_toolset: Option<usize>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_name_length: default_max_name_length(),
+            max_tokens_total: None,
+            max_tokens_per_toolset: None,
         }
     }
 }

@@ -59,6 +59,7 @@ struct ToolCtx {
     wrap: Option<String>,
     paging: String,
     redact: Vec<String>,
+    tokens: usize,
 }
 
 fn ident(name: &str) -> String {
@@ -288,6 +289,7 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
         wrap: tool.wrap.clone(),
         paging: format!("{:?}", tool.paging),
         redact: tool.redact.clone(),
+        tokens: tool.tokens,
     }
 }
 

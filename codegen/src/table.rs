@@ -77,6 +77,8 @@ pub struct ToolDef {
     /// Non-object JSON answers are wrapped in an object under this key.
     pub wrap: Option<String>,
     pub redact: Vec<String>,
+    /// o200k tokens of the tool's `tools/list` entry.
+    pub tokens: usize,
 }
 
 /// An argument the model fills in.
@@ -214,6 +216,12 @@ pub fn build(
         }
     }
 
+    if diags.is_empty() {
+        let report = crate::budget::check(manifest, &tools, &mut diags);
+        for (t, n) in tools.iter_mut().zip(report.per_tool) {
+            t.tokens = n;
+        }
+    }
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -624,6 +632,7 @@ fn build_tool(
         response_media,
         wrap,
         redact: entry.redact.clone(),
+        tokens: 0,
     })
 }
 
