@@ -34,7 +34,8 @@ pub struct AuditRow {
 pub fn tokens_per_toolset(writes_enabled: bool) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
     for t in TOOLS.iter().filter(|t| t.is_read_only() || writes_enabled) {
-        *out.entry(format!("{}/{}", t.product, t.toolset)).or_insert(0) += t.tokens;
+        *out.entry(format!("{}/{}", t.product, t.toolset))
+            .or_insert(0) += t.tokens;
     }
     out
 }
