@@ -78,8 +78,18 @@ impl Dispatcher {
                 tool: tool.name.to_string(),
             });
         }
-        let args = self.validate(tool, arguments)?;
-        let req = (tool.build)(args).map_err(|e| ToolError::InvalidArguments {
+        let mut args = self.validate(tool, arguments)?;
+        let behaviour = crate::behaviour::of(tool);
+        if let Some(b) = behaviour {
+            crate::behaviour::prepare(b, &mut args, crate::behaviour::Day::today()).map_err(
+                |problems| ToolError::InvalidArguments {
+                    tool: tool.name.to_string(),
+                    problems,
+                    expected: expected_args(tool),
+                },
+            )?;
+        }
+        let req = (tool.build)(args.clone()).map_err(|e| ToolError::InvalidArguments {
             tool: tool.name.to_string(),
             problems: e.to_string(),
             expected: expected_args(tool),
@@ -91,7 +101,22 @@ impl Dispatcher {
                 expected: expected_args(tool),
             });
         }
-        self.send(tool, req).await
+        let mut out = self.send(tool, req).await?;
+        if let (Some(b), Output::Json(v)) = (behaviour, &mut out) {
+            let omitted = crate::behaviour::finish(b, &args, v);
+            if omitted > 0
+                && let (Some(x), Some(obj)) = (&b.exclude_items, v.as_object_mut())
+            {
+                obj.insert(
+                    "omitted".into(),
+                    serde_json::json!({
+                        "count": omitted,
+                        "why": format!("left out as requested by default; set `{}` to true to include them", x.unless),
+                    }),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Checks arguments against the tool's input schema before anything is sent. Top-level

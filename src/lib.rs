@@ -11,6 +11,7 @@
 //! - `cli`: the subcommands; `audit`: the audit report and docs/TOOLS.md
 
 pub mod audit;
+pub mod behaviour;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -53,6 +53,8 @@ pub struct ToolSpec {
     pub redact: &'static [&'static str],
     /// o200k tokens of this tool's `tools/list` entry, counted at build time.
     pub tokens: usize,
+    /// Server-side behaviour from the manifest (`date_window`, `exclude_items`), as JSON.
+    pub behaviour: Option<&'static str>,
     /// Deserialises the arguments and builds the request.
     pub build: fn(Value) -> Result<RequestParts, serde_json::Error>,
     /// The arguments struct's schema as derived by schemars (used to check the generator).

@@ -92,6 +92,9 @@ pub struct ParameterRules {
     /// Wire name -> value always sent (implies hidden).
     #[serde(default)]
     pub fixed: IndexMap<String, Value>,
+    /// Wire name -> regular expression the argument must match (checked before sending).
+    #[serde(default)]
+    pub patterns: IndexMap<String, String>,
 }
 
 /// Read or write: what a tool may do to the account.
@@ -130,12 +133,50 @@ pub struct ToolEntry {
     pub hide: Vec<String>,
     #[serde(default)]
     pub fixed: IndexMap<String, Value>,
+    #[serde(default)]
+    pub patterns: IndexMap<String, String>,
     /// Argument name -> default value (sent when the caller leaves the argument out).
     #[serde(default)]
     pub defaults: IndexMap<String, Value>,
     /// JSON property names removed from every result.
     #[serde(default)]
     pub redact: Vec<String>,
+    /// Arguments handled by the server, never sent: name -> JSON Schema (typed, described).
+    #[serde(default)]
+    pub client_args: IndexMap<String, Value>,
+    /// A date range the API answers in: defaults and limits checked before sending.
+    #[serde(default)]
+    pub date_window: Option<DateWindow>,
+    /// List items left out of the answer unless an argument asks for them.
+    #[serde(default)]
+    pub exclude_items: Option<ExcludeItems>,
+}
+
+/// Two `YYYY-MM-DD` arguments forming a range.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateWindow {
+    /// Argument names.
+    pub start: String,
+    pub end: String,
+    /// Without arguments: the last `default_days` days up to today (UTC).
+    pub default_days: u32,
+    /// Longer ranges are refused.
+    pub max_days: u32,
+}
+
+/// Items of the list at `items` (a JSON pointer) whose value at `pointer` contains `contains`
+/// are dropped unless the boolean argument `unless` is true.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeItems {
+    pub items: String,
+    pub pointer: String,
+    pub contains: String,
+    pub unless: String,
+    /// Also rewrite this count (a JSON pointer) to the number of items kept.
+    #[serde(default)]
+    pub count: Option<String>,
 }
 
 /// Parses the manifest text, naming the line and column of a syntax error.

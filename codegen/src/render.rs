@@ -60,6 +60,7 @@ struct ToolCtx {
     paging: String,
     redact: Vec<String>,
     tokens: usize,
+    behaviour: String,
 }
 
 fn ident(name: &str) -> String {
@@ -290,6 +291,11 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
         paging: format!("{:?}", tool.paging),
         redact: tool.redact.clone(),
         tokens: tool.tokens,
+        behaviour: if tool.behaviour.is_null() {
+            String::new()
+        } else {
+            tool.behaviour.to_string()
+        },
     }
 }
 

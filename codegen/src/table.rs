@@ -79,6 +79,8 @@ pub struct ToolDef {
     pub redact: Vec<String>,
     /// o200k tokens of the tool's `tools/list` entry.
     pub tokens: usize,
+    /// Server-side behaviour (`date_window`, `exclude_items`) as JSON; `null` when none.
+    pub behaviour: Value,
 }
 
 /// An argument the model fills in.
@@ -334,6 +336,10 @@ fn build_tool(
         ("rename", entry.rename.keys().cloned().collect::<Vec<_>>()),
         ("fixed", entry.fixed.keys().cloned().collect::<Vec<_>>()),
         ("hide", entry.hide.clone()),
+        (
+            "patterns",
+            entry.patterns.keys().cloned().collect::<Vec<_>>(),
+        ),
     ] {
         for n in names {
             let found = wire_names.iter().any(|w| matches_pattern(&n, w));
@@ -546,6 +552,9 @@ fn build_tool(
             default = Some(json!(1));
         }
         tune_list_arg(&plan.param.name, &mut schema);
+        if let Some(p) = rules.patterns.get(&plan.param.name) {
+            schema.insert("pattern".into(), json!(p));
+        }
         if let Some(d) = &default {
             schema.insert("default".into(), d.clone());
         } else {
@@ -586,6 +595,69 @@ fn build_tool(
             default: None,
         });
     }
+
+    for (name, schema) in &entry.client_args {
+        if args.iter().any(|a| &a.name == name) {
+            diags.push(
+                format!("{key}.client_args"),
+                Some(loc.clone()),
+                format!("client argument `{name}` clashes with an argument of the operation"),
+                Some("give it another name".into()),
+            );
+            continue;
+        }
+        let typed = schema.get("type").and_then(Value::as_str).is_some();
+        let described = schema.get("description").and_then(Value::as_str).is_some();
+        if !typed || !described {
+            diags.push(
+                format!("{key}.client_args.{name}"),
+                None,
+                "a client argument needs a `type` and a `description`",
+                Some("e.g. {type: boolean, description: Include status polls.}".into()),
+            );
+            continue;
+        }
+        args.push(ArgDef {
+            name: name.clone(),
+            required: false,
+            schema: schema.clone(),
+            default: None,
+        });
+    }
+    let arg_names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
+    if let Some(w) = &entry.date_window {
+        for a in [&w.start, &w.end] {
+            if !arg_names.contains(a.as_str()) {
+                diags.push(
+                    format!("{key}.date_window"),
+                    Some(loc.clone()),
+                    format!("`{a}` is not an argument of the tool"),
+                    Some(format!(
+                        "its arguments are: {}",
+                        arg_names.iter().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(x) = &entry.exclude_items
+        && !entry.client_args.contains_key(&x.unless)
+    {
+        diags.push(
+            format!("{key}.exclude_items.unless"),
+            None,
+            format!(
+                "`{}` must be a boolean client argument of the tool",
+                x.unless
+            ),
+            Some("declare it under `client_args`".into()),
+        );
+    }
+    let behaviour = if entry.date_window.is_none() && entry.exclude_items.is_none() {
+        Value::Null
+    } else {
+        json!({"date_window": entry.date_window, "exclude_items": entry.exclude_items})
+    };
 
     let mut props = Map::new();
     let mut required = Vec::new();
@@ -633,6 +705,7 @@ fn build_tool(
         wrap,
         redact: entry.redact.clone(),
         tokens: 0,
+        behaviour,
     })
 }
 
@@ -644,6 +717,9 @@ fn merged_rules(product: &ParameterRules, entry: &ToolEntry) -> ParameterRules {
     rules.hide.extend(entry.hide.iter().cloned());
     for (k, v) in &entry.fixed {
         rules.fixed.insert(k.clone(), v.clone());
+    }
+    for (k, v) in &entry.patterns {
+        rules.patterns.insert(k.clone(), v.clone());
     }
     rules
 }
@@ -739,6 +815,9 @@ fn tune_list_arg(name: &str, schema: &mut Map<String, Value>) {
 /// Properties whose contents are summarised as "an object" in output schemas.
 const OPAQUE_PROPERTIES: [&str; 2] = ["metadata", "entities"];
 
+/// Scalar fields listed per object at the deepest level of an output schema.
+const MAX_DEEP_FIELDS: usize = 8;
+
 /// Properties never listed in output schemas (they are still in the answer).
 const OMITTED_PROPERTIES: [&str; 2] = ["href", "_links"];
 
@@ -785,8 +864,13 @@ fn compact(schema: &Value, level: usize) -> Value {
                     let mut p = Map::new();
                     for (name, sub) in props {
                         let sub_ty = sub.get("type").and_then(Value::as_str).unwrap_or("object");
-                        // At the deepest level shown, only scalar fields are listed.
-                        if level == 2 && (sub_ty == "object" || sub_ty == "array") {
+                        // At the deepest level shown, only the first scalar fields (the spec's
+                        // order puts the main ones first) are listed.
+                        if level == 2
+                            && (sub_ty == "object"
+                                || sub_ty == "array"
+                                || p.len() >= MAX_DEEP_FIELDS)
+                        {
                             continue;
                         }
                         // Links to the object itself tell a model nothing new.

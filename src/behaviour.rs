@@ -1,0 +1,258 @@
+//! Server-side behaviour a manifest entry declares (`date_window`, `exclude_items`), applied by
+//! the dispatcher around the generated request: no tool has code of its own.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::tool_table::{TOOLS, ToolSpec};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Behaviour {
+    pub date_window: Option<DateWindow>,
+    pub exclude_items: Option<ExcludeItems>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DateWindow {
+    pub start: String,
+    pub end: String,
+    pub default_days: u32,
+    pub max_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExcludeItems {
+    pub items: String,
+    pub pointer: String,
+    pub contains: String,
+    pub unless: String,
+    pub count: Option<String>,
+}
+
+/// The tool's behaviour, parsed once.
+pub fn of(tool: &ToolSpec) -> Option<&'static Behaviour> {
+    static ALL: OnceLock<HashMap<&'static str, Behaviour>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        TOOLS
+            .iter()
+            .filter_map(|t| Some((t.name, serde_json::from_str(t.behaviour?).ok()?)))
+            .collect()
+    })
+    .get(tool.name)
+}
+
+/// Before the request: fills a missing date range and checks it. `Err` names the problem.
+pub fn prepare(b: &Behaviour, args: &mut Value, today: Day) -> Result<(), String> {
+    let Some(w) = &b.date_window else {
+        return Ok(());
+    };
+    let parse = |name: &str, args: &Value| -> Result<Option<Day>, String> {
+        match args.get(name).and_then(Value::as_str) {
+            None => Ok(None),
+            Some(text) => Day::parse(text).map(Some).ok_or_else(|| {
+                format!("argument `{name}`: `{text}` is not a date; expected YYYY-MM-DD")
+            }),
+        }
+    };
+    let start = parse(&w.start, args)?;
+    let end = parse(&w.end, args)?;
+    let default_span = i64::from(w.default_days);
+    let (start, end) = match (start, end) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, Day(s.0 + default_span).min(today)),
+        (None, Some(e)) => (Day(e.0 - default_span), e),
+        (None, None) => (Day(today.0 - default_span), today),
+    };
+    if end.0 < start.0 {
+        return Err(format!(
+            "`{}` ({end}) is before `{}` ({start}); expected a start on or before the end",
+            w.end, w.start
+        ));
+    }
+    let span = end.0 - start.0;
+    if span > i64::from(w.max_days) {
+        return Err(format!(
+            "the range {start} to {end} spans {span} days; at most {} days can be asked at once, so split it",
+            w.max_days
+        ));
+    }
+    if let Some(obj) = args.as_object_mut() {
+        obj.insert(w.start.clone(), json!(start.to_string()));
+        obj.insert(w.end.clone(), json!(end.to_string()));
+    }
+    Ok(())
+}
+
+/// After the answer: drops the items the caller did not ask for. Returns how many.
+pub fn finish(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
+    let Some(x) = &b.exclude_items else {
+        return 0;
+    };
+    if args.get(&x.unless).and_then(Value::as_bool) == Some(true) {
+        return 0;
+    }
+    let Some(Value::Array(items)) = answer.pointer_mut(&x.items) else {
+        return 0;
+    };
+    let before = items.len();
+    items.retain(|item| {
+        !item
+            .pointer(&x.pointer)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.contains(x.contains.as_str()))
+    });
+    let dropped = before - items.len();
+    if dropped > 0
+        && let Some(count) = &x.count
+        && let Some(n) = answer.pointer_mut(count)
+        && let Some(v) = n.as_u64()
+    {
+        *n = json!(v.saturating_sub(dropped as u64));
+    }
+    dropped
+}
+
+/// A calendar day (days since 1970-01-01, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Day(pub i64);
+
+impl Day {
+    pub fn today() -> Day {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Day(i64::try_from(secs / 86_400).unwrap_or(0))
+    }
+
+    /// `YYYY-MM-DD`, a real date.
+    pub fn parse(text: &str) -> Option<Day> {
+        let b = text.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let y: i64 = text[0..4].parse().ok()?;
+        let m: i64 = text[5..7].parse().ok()?;
+        let d: i64 = text[8..10].parse().ok()?;
+        if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+            return None;
+        }
+        // Days from civil (H. Hinnant).
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Some(Day(era * 146_097 + doe - 719_468))
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let z = self.0 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(f, "{year:04}-{month:02}-{day:02}")
+    }
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window() -> Behaviour {
+        Behaviour {
+            date_window: Some(DateWindow {
+                start: "date_start".into(),
+                end: "date_end".into(),
+                default_days: 7,
+                max_days: 90,
+            }),
+            exclude_items: Some(ExcludeItems {
+                items: "/hits/hits".into(),
+                pointer: "/uri".into(),
+                contains: "/status".into(),
+                unless: "include_status_updates".into(),
+                count: Some("/hits/total".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn days_round_trip() {
+        for s in ["1970-01-01", "2000-02-29", "2026-11-24", "2024-12-31"] {
+            assert_eq!(Day::parse(s).expect(s).to_string(), s);
+        }
+        assert_eq!(Day::parse("1970-01-02"), Some(Day(1)));
+        for bad in ["2026-02-30", "2026-13-01", "26-01-01", "2026/01/01", ""] {
+            assert_eq!(Day::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn date_window_defaults_and_limits() {
+        let b = window();
+        let today = Day::parse("2026-11-24").unwrap();
+        let mut args = json!({});
+        prepare(&b, &mut args, today).unwrap();
+        assert_eq!(
+            args,
+            json!({"date_start": "2026-11-17", "date_end": "2026-11-24"})
+        );
+
+        let mut args = json!({"date_start": "2026-11-10", "date_end": "2026-11-01"});
+        let e = prepare(&b, &mut args, today).unwrap_err();
+        assert!(e.contains("before"), "{e}");
+
+        let mut args = json!({"date_start": "2026-01-01", "date_end": "2026-11-01"});
+        let e = prepare(&b, &mut args, today).unwrap_err();
+        assert!(e.contains("at most 90 days"), "{e}");
+
+        let mut args = json!({"date_start": "2026-02-30"});
+        let e = prepare(&b, &mut args, today).unwrap_err();
+        assert!(
+            e.contains("`date_start`") && e.contains("YYYY-MM-DD"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn excluded_items_unless_asked() {
+        let b = window();
+        let answer = json!({"hits": {"total": 3, "hits": [
+            {"uri": "/cloudapi/v6/requests/1/status"},
+            {"uri": "/cloudapi/v6/datacenters/1/servers"},
+            {"uri": "/cloudapi/v6/requests/2/status"}
+        ]}});
+        let mut a = answer.clone();
+        assert_eq!(finish(&b, &json!({}), &mut a), 2);
+        assert_eq!(a["hits"]["hits"].as_array().map(Vec::len), Some(1));
+        assert_eq!(a["hits"]["total"], json!(1));
+        let mut a = answer.clone();
+        assert_eq!(
+            finish(&b, &json!({"include_status_updates": true}), &mut a),
+            0
+        );
+        assert_eq!(a, answer);
+    }
+}
