@@ -50,6 +50,10 @@ pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
             "IONOS_TOKEN is not set: tools are listed, calls will explain how to set it"
         );
     }
+    if let Some(warning) = crate::credentials::expiry_warning(dispatcher.credentials()) {
+        // Plain stderr: a person starting the server should see it whatever the log filter.
+        eprintln!("ionos-mcp: {warning}");
+    }
     let server = IonosServer::new(dispatcher);
     tracing::info!(tools = server.tools().len(), demo, "serving MCP on stdio");
     let service = server

@@ -31,7 +31,15 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub enum Credentials {
     None,
+    /// `IONOS_TOKEN`.
     Token(Secret),
+    /// `IONOS_TOKEN_FILE`: read at each call, re-read when the file changes.
+    TokenFile(std::path::PathBuf),
+    /// `IONOS_USERNAME` + `IONOS_PASSWORD`, sent as HTTP Basic (no token is minted).
+    Basic {
+        username: String,
+        password: Secret,
+    },
 }
 
 /// Everything the dispatcher needs to reach IONOS.
@@ -79,11 +87,27 @@ impl Env for BTreeMap<String, String> {
 }
 
 impl Config {
-    /// Reads `IONOS_TOKEN`, the base-URL overrides named in the manifest, and the timeouts.
+    /// Reads the credentials (`IONOS_TOKEN`, `IONOS_TOKEN_FILE`, `IONOS_USERNAME`/`IONOS_PASSWORD`), the base-URL overrides named in the manifest, and the timeouts.
     pub fn from_env(env: &dyn Env) -> Result<Config, ConfigError> {
-        let credentials = match env.get("IONOS_TOKEN") {
-            Some(t) => Credentials::Token(Secret::new(t.trim())),
-            None => Credentials::None,
+        let credentials = match (
+            env.get("IONOS_TOKEN"),
+            env.get("IONOS_TOKEN_FILE"),
+            env.get("IONOS_USERNAME"),
+            env.get("IONOS_PASSWORD"),
+        ) {
+            (Some(t), _, _, _) => Credentials::Token(Secret::new(t.trim())),
+            (None, Some(f), _, _) => Credentials::TokenFile(f.trim().into()),
+            (None, None, Some(u), Some(p)) => Credentials::Basic {
+                username: u.trim().to_string(),
+                password: Secret::new(p),
+            },
+            (None, None, Some(_), None) | (None, None, None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "IONOS_USERNAME/IONOS_PASSWORD".into(),
+                    message: "set both, or use IONOS_TOKEN instead".into(),
+                });
+            }
+            (None, None, None, None) => Credentials::None,
         };
         let mut base_urls = BTreeMap::new();
         for p in PRODUCTS {

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Config, Credentials};
+use crate::config::Config;
+use crate::credentials::{Auth, CredentialSource};
 use crate::errors::{ToolError, ionos_detail};
 use crate::request::RequestParts;
 use crate::tool_table::{self, Access, TOOLS, ToolSpec};
@@ -25,6 +26,7 @@ pub enum Output {
 pub struct Dispatcher {
     http: reqwest::Client,
     config: Arc<Config>,
+    credentials: CredentialSource,
     validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
 }
 
@@ -49,9 +51,15 @@ impl Dispatcher {
         let validators = TOOLS.iter().map(|t| (t.name, OnceLock::new())).collect();
         Ok(Dispatcher {
             http,
+            credentials: CredentialSource::new(config.credentials.clone()),
             config: Arc::new(config),
             validators,
         })
+    }
+
+    /// Where the credentials come from, and when the token expires.
+    pub fn credentials(&self) -> &CredentialSource {
+        &self.credentials
     }
 
     pub fn config(&self) -> &Config {
@@ -179,9 +187,11 @@ impl Dispatcher {
             builder = builder.header(*k, v);
         }
         if tool.product().auth == "bearer" {
-            match &self.config.credentials {
-                Credentials::Token(t) => builder = builder.bearer_auth(t.expose()),
-                Credentials::None => return Err(ToolError::MissingToken),
+            match self.credentials.current()? {
+                Auth::Bearer(t) => builder = builder.bearer_auth(t.expose()),
+                Auth::Basic { username, password } => {
+                    builder = builder.basic_auth(username, Some(password.expose()));
+                }
             }
         }
         let started = Instant::now();
@@ -262,7 +272,14 @@ impl Dispatcher {
     ) -> ToolError {
         let detail = ionos_detail(body);
         match status {
-            401 => ToolError::Unauthorized { detail },
+            401 if self.credentials.is_basic() => ToolError::BasicRejected { detail },
+            401 => match self.credentials.expiry() {
+                Some(exp) if exp <= crate::credentials::now() => ToolError::TokenExpired {
+                    variable: "IONOS_TOKEN",
+                    at: crate::credentials::format_utc(exp),
+                },
+                _ => ToolError::Unauthorized { detail },
+            },
             403 => ToolError::Forbidden {
                 product: tool.product().title.to_string(),
                 privilege: tool.product().privilege.to_string(),

@@ -26,6 +26,21 @@ pub enum ToolError {
     MissingToken,
 
     #[error(
+        "{variable} expired at {at}, so IONOS cannot be asked. {TOKEN_HELP} (with IONOS_TOKEN_FILE, replacing the file's contents is enough: no restart)."
+    )]
+    TokenExpired { variable: &'static str, at: String },
+
+    #[error(
+        "IONOS_TOKEN_FILE {path} cannot be used: {problem}. Put a token from the DCD (Management > Token Manager) in that file."
+    )]
+    TokenFile { path: String, problem: String },
+
+    #[error(
+        "IONOS rejected IONOS_USERNAME/IONOS_PASSWORD (401 Unauthorized){detail}. Check them; accounts with 2-factor authentication cannot use a password here and need a token: {TOKEN_HELP}."
+    )]
+    BasicRejected { detail: String },
+
+    #[error(
         "IONOS rejected the credentials (401 Unauthorized): IONOS_TOKEN is missing, expired or revoked{detail}. {TOKEN_HELP}."
     )]
     Unauthorized { detail: String },

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod behaviour;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod dispatch;
 pub mod errors;
 pub mod request;

@@ -8,5 +8,6 @@ mod bad_input;
 mod binary;
 mod budget;
 mod calls;
+mod credentials;
 mod invariants;
 mod snapshots;
