@@ -74,6 +74,18 @@ fn writes_enabled() -> anyhow::Result<bool> {
         .writes_enabled)
 }
 
+/// `ionos-mcp check`: the table on stdout, exit 1 when any product fails.
+pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
+    let (dispatcher, _sim) = dispatcher(demo).await?;
+    let (report, ok) = crate::check::run(&dispatcher, demo).await;
+    std::io::stdout().lock().write_all(report.as_bytes())?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `ionos-mcp audit [--format ...] [--deny-writes]`.
 pub fn audit(format: crate::audit::Format, deny_writes: bool) -> anyhow::Result<ExitCode> {
     let (text, enabled_writes) = crate::audit::render(format, writes_enabled()?);

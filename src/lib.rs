@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod behaviour;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -33,6 +33,9 @@ enum Command {
         #[arg(long, conflicts_with = "json")]
         markdown: bool,
     },
+    /// Test the configuration: credentials and token expiry, one cheap read per product.
+    /// Exit status 1 when a product cannot be read.
+    Check,
     /// Every tool the binary can expose, for a security review: access, endpoint, operation,
     /// spec file and hash, required privilege, redactions.
     Audit {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         match args.command.unwrap_or(Command::Serve) {
             Command::Serve => cli::serve_stdio(args.demo).await,
             Command::Tools { json, markdown } => cli::print_tools(json, markdown),
+            Command::Check => cli::check(args.demo).await,
             Command::Audit {
                 format,
                 deny_writes,

@@ -159,3 +159,33 @@ async fn ionos_api_url_points_the_binary_at_another_server() {
         assert!(!String::from_utf8_lossy(&all).contains("team-token-123"));
     }
 }
+
+#[tokio::test]
+async fn check_reports_per_product_and_fails_on_a_refused_token() {
+    let demo = command(&["--demo", "check"]).output().await.expect("runs");
+    assert_eq!(
+        demo.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let table = String::from_utf8_lossy(&demo.stdout);
+    for product in ionos_mcp::tool_table::PRODUCTS {
+        assert!(table.contains(product.key), "{product:?} missing:\n{table}");
+    }
+    assert!(table.contains("list_datacenters"), "{table}");
+
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    let bad = command(&["check"])
+        .env("IONOS_API_URL", sim.cloudapi_url())
+        .env("IONOS_TOKEN", ionos_mcp::simulator::EXPIRED_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&bad.stdout);
+    assert!(table.contains("401"), "{table}");
+    assert!(table.contains("NO"), "{table}");
+}
