@@ -54,6 +54,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Write tools run only when this is set (`IONOS_ENABLE_WRITES=true`).
     pub writes_enabled: bool,
+    /// Time a call may spend on retries of GET requests (`IONOS_RETRY_BUDGET`, seconds).
+    pub retry_budget: Duration,
 }
 
 /// A configuration value that cannot be used.
@@ -126,6 +128,7 @@ impl Config {
             connect_timeout: Duration::from_secs(seconds(env, "IONOS_CONNECT_TIMEOUT", 10)?),
             request_timeout: Duration::from_secs(seconds(env, "IONOS_TIMEOUT", 60)?),
             max_body_bytes: 10 * 1024 * 1024,
+            retry_budget: Duration::from_secs(seconds(env, "IONOS_RETRY_BUDGET", 20)?),
             writes_enabled: env
                 .get("IONOS_ENABLE_WRITES")
                 .is_some_and(|v| v == "true" || v == "1"),

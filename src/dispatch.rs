@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -27,6 +27,8 @@ pub struct Dispatcher {
     http: reqwest::Client,
     config: Arc<Config>,
     credentials: CredentialSource,
+    /// Per product: no request before this instant (after a 429 or an exhausted quota).
+    cooldowns: std::sync::Mutex<HashMap<&'static str, Instant>>,
     validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
 }
 
@@ -52,6 +54,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             http,
             credentials: CredentialSource::new(config.credentials.clone()),
+            cooldowns: std::sync::Mutex::new(HashMap::new()),
             config: Arc::new(config),
             validators,
         })
@@ -194,24 +197,144 @@ impl Dispatcher {
                 }
             }
         }
+        // GET and HEAD are retried on 429, 502, 503, 504 and connection failures, within a
+        // time budget per call; anything else is sent once.
+        let idempotent = matches!(req.method, "GET" | "HEAD");
         let started = Instant::now();
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| self.transport_error(tool, &url, e))?;
-        let status = response.status();
-        let media = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = self.read_body(tool, &url, response).await?;
-        tracing::debug!(tool = tool.name, method = req.method, path = %req.path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "IONOS call");
-        if !status.is_success() {
-            return Err(self.status_error(tool, &req, status.as_u16(), &body));
+        let budget = self.config.retry_budget;
+        let mut attempt: u32 = 0;
+        loop {
+            self.wait_for_cooldown(tool.product, started, budget).await;
+            attempt += 1;
+            let Some(this) = builder.try_clone() else {
+                return Err(ToolError::BadResponse {
+                    detail: "the request could not be prepared".into(),
+                });
+            };
+            let sent = this.send().await;
+            let (status, headers, result) = match sent {
+                Err(e) => {
+                    let retryable = e.is_connect() || e.is_request() || e.is_body();
+                    let err = self.transport_error(tool, &url, e);
+                    match self.retry_delay(idempotent && retryable, attempt, started, None) {
+                        Some(wait) => {
+                            tracing::info!(
+                                tool = tool.name,
+                                attempt,
+                                ?wait,
+                                "retrying after a connection failure"
+                            );
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        None => return Err(err),
+                    }
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    (status, headers, self.read_body(tool, &url, response).await)
+                }
+            };
+            self.note_rate_limit(tool.product, &headers);
+            tracing::debug!(tool = tool.name, method = req.method, path = %req.path, status, attempt, ms = started.elapsed().as_millis() as u64, "IONOS call");
+            let body = result?;
+            if (200..300).contains(&status) {
+                let media = headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                return shape(tool, &req, media, &body);
+            }
+            let retry_after = retry_after(&headers);
+            if status == 429 {
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                self.set_cooldown(tool.product, wait);
+            }
+            let retryable = matches!(status, 429 | 502 | 503 | 504);
+            match self.retry_delay(idempotent && retryable, attempt, started, retry_after) {
+                Some(wait) => {
+                    tracing::info!(tool = tool.name, status, attempt, ?wait, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                None => {
+                    let mut err = self.status_error(tool, &req, status, &body);
+                    if let ToolError::RateLimited { retry } = &mut err {
+                        *retry = match retry_after {
+                            Some(d) => format!(
+                                "; IONOS asks to wait {} s (gave up after {} attempts)",
+                                d.as_secs().max(1),
+                                attempt
+                            ),
+                            None => format!(" (gave up after {attempt} attempts)"),
+                        };
+                    }
+                    return Err(err);
+                }
+            }
         }
-        shape(tool, &req, &media, &body)
+    }
+
+    /// How long to wait before the next attempt, or `None` to give up: at most
+    /// `MAX_ATTEMPTS`, within the call's budget, honouring `Retry-After` when IONOS sends it
+    /// and backing off exponentially with jitter otherwise.
+    fn retry_delay(
+        &self,
+        retryable: bool,
+        attempt: u32,
+        started: Instant,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if !retryable || attempt >= MAX_ATTEMPTS {
+            return None;
+        }
+        let backoff = Duration::from_millis(200u64 << attempt.min(6));
+        let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+        let wait = retry_after.unwrap_or(backoff + jitter);
+        (started.elapsed() + wait <= self.config.retry_budget).then_some(wait)
+    }
+
+    /// Waits while IONOS has asked this product's callers to pause (shared by concurrent calls).
+    async fn wait_for_cooldown(&self, product: &str, started: Instant, budget: Duration) {
+        let until = self
+            .cooldowns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(product)
+            .copied();
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now && started.elapsed() + (until - now) <= budget {
+                tokio::time::sleep(until - now).await;
+            }
+        }
+    }
+
+    fn set_cooldown(&self, product: &'static str, wait: Duration) {
+        let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
+        let mut map = self
+            .cooldowns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map.entry(product).or_insert(until);
+        if *entry < until {
+            *entry = until;
+        }
+    }
+
+    /// `X-RateLimit-Remaining: 0` pauses the product's next calls for the share of a minute
+    /// one request is worth under `X-RateLimit-Limit`.
+    fn note_rate_limit(&self, product: &'static str, headers: &reqwest::header::HeaderMap) {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if num("x-ratelimit-remaining") == Some(0) {
+            let per_minute = num("x-ratelimit-limit").unwrap_or(60).max(1);
+            self.set_cooldown(product, Duration::from_millis(60_000 / per_minute));
+        }
     }
 
     async fn read_body(
@@ -297,6 +420,23 @@ impl Dispatcher {
             _ => ToolError::Rejected { status, detail },
         }
     }
+}
+
+/// Attempts per call, the first included.
+const MAX_ATTEMPTS: u32 = 4;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// `Retry-After` in seconds (the form IONOS sends), bounded.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 /// Turns a successful answer into the tool result: redacted, paged, wrapped.

@@ -9,5 +9,6 @@ mod binary;
 mod budget;
 mod calls;
 mod credentials;
+mod faults;
 mod invariants;
 mod snapshots;

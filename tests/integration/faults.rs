@@ -1,0 +1,170 @@
+//! Faults between the server and IONOS, scripted per call by a small HTTP server: what is
+//! retried (GET on 429/502/503/504 and connection failures), what is not (anything that
+//! writes), and what the caller is told.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ionos_mcp::simulator::Simulator;
+use serde_json::json;
+
+use crate::support::{Harness, config_for, is_error, text};
+
+/// One scripted answer.
+#[derive(Clone)]
+struct Scripted {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+fn answer(status: u16) -> Scripted {
+    let body = if status == 200 {
+        json!({"id": "datacenters", "items": []}).to_string()
+    } else {
+        json!({"httpStatus": status, "messages": [{"errorCode": "0", "message": "scripted"}]})
+            .to_string()
+    };
+    Scripted {
+        status,
+        headers: vec![("content-type", "application/json".into())],
+        body,
+    }
+}
+
+#[derive(Clone, Default)]
+struct Script {
+    queue: Arc<Mutex<VecDeque<Scripted>>>,
+    seen: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+async fn serve(script: Script) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback(move |method: Method, _h: HeaderMap| {
+        let script = script.clone();
+        async move {
+            script
+                .seen
+                .lock()
+                .unwrap()
+                .push((method.to_string(), Instant::now()));
+            let next = script
+                .queue
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(answer(200));
+            let mut r: Response =
+                (StatusCode::from_u16(next.status).unwrap(), next.body).into_response();
+            for (k, v) in next.headers {
+                r.headers_mut().insert(k, v.parse().unwrap());
+            }
+            r
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn harness(script: &Script, writes: bool) -> Harness {
+    let origin = serve(script.clone()).await;
+    let mut config = config_for(&origin);
+    config.writes_enabled = writes;
+    config.retry_budget = Duration::from_secs(10);
+    let unused = Simulator::start().await.expect("simulator");
+    Harness::with_config(unused, config).await
+}
+
+fn push(script: &Script, answers: impl IntoIterator<Item = Scripted>) {
+    script.queue.lock().unwrap().extend(answers);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_and_the_200_returned() {
+    let script = Script::default();
+    let mut limited = answer(429);
+    limited.headers.push(("retry-after", "1".into()));
+    push(&script, [limited, answer(200)]);
+    let h = harness(&script, false).await;
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].1 - seen[0].1;
+    assert!(
+        gap >= Duration::from_millis(950),
+        "retried after {gap:?}, before Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_on_get_are_retried_then_reported() {
+    let script = Script::default();
+    push(
+        &script,
+        [
+            answer(503),
+            answer(502),
+            answer(504),
+            answer(503),
+            answer(200),
+        ],
+    );
+    let h = harness(&script, false).await;
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(is_error(&r));
+    let msg = text(&r);
+    assert!(msg.contains("503") && msg.contains("IONOS side"), "{msg}");
+    assert_eq!(
+        script.seen.lock().unwrap().len(),
+        4,
+        "four attempts, then give up"
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_never_retried() {
+    let script = Script::default();
+    push(&script, [answer(503), answer(200)]);
+    let h = harness(&script, true).await;
+    let r = h
+        .call(
+            "stop_server",
+            json!({"datacenter_id": "dc", "server_id": "srv"}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "a write was sent more than once");
+    assert_eq!(seen[0].0, "POST");
+}
+
+#[tokio::test]
+async fn rate_limited_beyond_the_budget_says_so_and_when() {
+    let script = Script::default();
+    let mut limited = answer(429);
+    limited.headers.push(("retry-after", "30".into()));
+    push(&script, [limited]);
+    let h = harness(&script, false).await;
+    let started = Instant::now();
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited past its budget"
+    );
+    assert!(is_error(&r));
+    let msg = text(&r);
+    assert!(
+        msg.contains("rate-limiting") && msg.contains("wait 30 s"),
+        "{msg}"
+    );
+    assert_eq!(script.seen.lock().unwrap().len(), 1);
+}
