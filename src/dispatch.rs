@@ -89,29 +89,8 @@ impl Dispatcher {
                 tool: tool.name.to_string(),
             });
         }
-        let mut args = self.validate(tool, arguments)?;
+        let (req, args) = self.prepare(tool, arguments)?;
         let behaviour = crate::behaviour::of(tool);
-        if let Some(b) = behaviour {
-            crate::behaviour::prepare(b, &mut args, crate::behaviour::Day::today()).map_err(
-                |problems| ToolError::InvalidArguments {
-                    tool: tool.name.to_string(),
-                    problems,
-                    expected: expected_args(tool),
-                },
-            )?;
-        }
-        let req = (tool.build)(args.clone()).map_err(|e| ToolError::InvalidArguments {
-            tool: tool.name.to_string(),
-            problems: e.to_string(),
-            expected: expected_args(tool),
-        })?;
-        if !req.problems.is_empty() {
-            return Err(ToolError::InvalidArguments {
-                tool: tool.name.to_string(),
-                problems: req.problems.join("; "),
-                expected: expected_args(tool),
-            });
-        }
         let mut out = self.send(tool, req).await?;
         if let (Some(b), Output::Json(v)) = (behaviour, &mut out) {
             let omitted = crate::behaviour::finish(b, &args, v);
@@ -128,6 +107,31 @@ impl Dispatcher {
             }
         }
         Ok(out)
+    }
+
+    /// Everything before sending: schema validation, declared behaviour (date windows), the
+    /// generated request builder, and the path-segment checks. Returns the request and the
+    /// arguments as completed.
+    pub fn prepare(
+        &self,
+        tool: &'static ToolSpec,
+        arguments: Option<Map<String, Value>>,
+    ) -> Result<(RequestParts, Value), ToolError> {
+        let invalid = |problems: String| ToolError::InvalidArguments {
+            tool: tool.name.to_string(),
+            problems,
+            expected: expected_args(tool),
+        };
+        let mut args = self.validate(tool, arguments)?;
+        if let Some(b) = crate::behaviour::of(tool) {
+            crate::behaviour::prepare(b, &mut args, crate::behaviour::Day::today())
+                .map_err(invalid)?;
+        }
+        let req = (tool.build)(args.clone()).map_err(|e| invalid(e.to_string()))?;
+        if !req.problems.is_empty() {
+            return Err(invalid(req.problems.join("; ")));
+        }
+        Ok((req, args))
     }
 
     /// Checks arguments against the tool's input schema before anything is sent. Top-level

@@ -11,4 +11,5 @@ mod calls;
 mod credentials;
 mod faults;
 mod invariants;
+mod properties;
 mod snapshots;
