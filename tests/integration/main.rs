@@ -12,4 +12,5 @@ mod credentials;
 mod faults;
 mod invariants;
 mod properties;
+mod secrets;
 mod snapshots;
