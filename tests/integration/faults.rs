@@ -19,6 +19,7 @@ struct Scripted {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: String,
+    delay: Duration,
 }
 
 fn answer(status: u16) -> Scripted {
@@ -32,6 +33,7 @@ fn answer(status: u16) -> Scripted {
         status,
         headers: vec![("content-type", "application/json".into())],
         body,
+        delay: Duration::ZERO,
     }
 }
 
@@ -60,6 +62,7 @@ async fn serve(script: Script) -> String {
                 .unwrap()
                 .pop_front()
                 .unwrap_or(answer(200));
+            tokio::time::sleep(next.delay).await;
             let mut r: Response =
                 (StatusCode::from_u16(next.status).unwrap(), next.body).into_response();
             for (k, v) in next.headers {
@@ -76,9 +79,15 @@ async fn serve(script: Script) -> String {
 
 async fn harness(script: &Script, writes: bool) -> Harness {
     let origin = serve(script.clone()).await;
-    let mut config = config_for(&origin);
+    harness_at(&origin, writes).await
+}
+
+async fn harness_at(origin: &str, writes: bool) -> Harness {
+    let mut config = config_for(origin);
     config.writes_enabled = writes;
     config.retry_budget = Duration::from_secs(10);
+    config.request_timeout = Duration::from_secs(2);
+    config.max_body_bytes = 64 * 1024;
     let unused = Simulator::start().await.expect("simulator");
     Harness::with_config(unused, config).await
 }
@@ -167,4 +176,133 @@ async fn rate_limited_beyond_the_budget_says_so_and_when() {
         "{msg}"
     );
     assert_eq!(script.seen.lock().unwrap().len(), 1);
+}
+
+/// After every fault the server still answers the next call.
+async fn still_alive(h: &Harness) {
+    let tools = h.client.list_all_tools().await.expect("server alive");
+    assert!(!tools.is_empty());
+}
+
+#[tokio::test]
+async fn bodies_that_cannot_be_used_are_explained() {
+    let script = Script::default();
+    let mut html = answer(502);
+    html.headers = vec![("content-type", "text/html".into())];
+    html.body = "<html><body><h1>502 Bad Gateway</h1></body></html>".into();
+    let mut malformed = answer(200);
+    malformed.body = "{\"items\": [".into();
+    let mut oversized = answer(200);
+    oversized.body = format!("{{\"items\": \"{}\"}}", "x".repeat(200 * 1024));
+    let mut not_found = answer(404);
+    not_found.body = json!({"httpStatus": 404, "messages": [{"errorCode": "309", "message": "Resource does not exist"}]}).to_string();
+    let mut forbidden = answer(403);
+    forbidden.body =
+        json!({"httpStatus": 403, "messages": [{"errorCode": "0", "message": "Access denied"}]})
+            .to_string();
+    push(
+        &script,
+        [
+            html.clone(),
+            html.clone(),
+            html.clone(),
+            html,
+            malformed,
+            oversized,
+            not_found,
+            forbidden,
+        ],
+    );
+    let h = harness(&script, false).await;
+
+    let r = h.call("list_datacenters", json!({})).await;
+    let msg = text(&r);
+    assert!(is_error(&r) && msg.contains("502"), "{msg}");
+    assert!(!msg.contains("<html>"), "markup passed through: {msg}");
+
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("could not be read"),
+        "{}",
+        text(&r)
+    );
+
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("larger than"),
+        "{}",
+        text(&r)
+    );
+
+    let r = h
+        .call("get_datacenter", json!({"datacenter_id": "gone"}))
+        .await;
+    let msg = text(&r);
+    assert!(
+        is_error(&r) && msg.contains("Not found") && msg.contains("gone"),
+        "{msg}"
+    );
+
+    let r = h.call("list_datacenters", json!({})).await;
+    let msg = text(&r);
+    assert!(
+        is_error(&r) && msg.contains("403") && msg.contains("read access"),
+        "{msg}"
+    );
+    still_alive(&h).await;
+}
+
+#[tokio::test]
+async fn a_stalled_answer_times_out_and_is_retried_within_the_budget() {
+    let script = Script::default();
+    let mut slow = answer(200);
+    slow.delay = Duration::from_secs(5);
+    push(&script, [slow]);
+    let h = harness(&script, false).await;
+    let started = Instant::now();
+    let r = h.call("list_datacenters", json!({})).await;
+    // The first attempt times out after 2 s; the retry gets the (fast) default answer.
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(script.seen.lock().unwrap().len(), 2);
+    still_alive(&h).await;
+}
+
+#[tokio::test]
+async fn connection_refused_and_reset_are_reported_with_the_variable_to_check() {
+    // A port nothing listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let h = harness_at(&format!("http://{closed}"), false).await;
+    let r = h.call("list_datacenters", json!({})).await;
+    let msg = text(&r);
+    assert!(
+        is_error(&r) && msg.contains("Could not reach IONOS") && msg.contains("IONOS_API_URL"),
+        "{msg}"
+    );
+    still_alive(&h).await;
+
+    // A server that accepts and drops every connection.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            *count.lock().unwrap() += 1;
+            drop(sock);
+        }
+    });
+    let h = harness_at(&format!("http://{addr}"), false).await;
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        *accepted.lock().unwrap() >= 2,
+        "a reset GET was not retried"
+    );
+    still_alive(&h).await;
 }
