@@ -511,7 +511,19 @@ fn apply_page(value: &mut Value, page: crate::request::ClientPage) {
             slice(items);
         }
         Value::Object(obj) => {
-            if let Some(Value::Array(items)) = obj.get_mut("items") {
+            // The list is `items`, or else the answer's only array (`tokens`, ...).
+            let key = if obj.get("items").is_some_and(Value::is_array) {
+                Some("items".to_string())
+            } else {
+                let mut arrays = obj.iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k);
+                match (arrays.next(), arrays.next()) {
+                    (Some(k), None) => Some(k.clone()),
+                    _ => None,
+                }
+            };
+            if let Some(key) = key
+                && let Some(Value::Array(items)) = obj.get_mut(&key)
+            {
                 let total = slice(items);
                 obj.insert("offset".into(), Value::from(page.offset));
                 if let Some(l) = page.limit {

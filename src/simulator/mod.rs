@@ -11,6 +11,7 @@
 //! Every request is recorded before it is answered. Requests need `Authorization: Bearer <any
 //! non-empty token>` or `Basic ...`; the bearer token `expired` is refused like an expired one.
 
+mod auth;
 mod cloudapi;
 mod query;
 mod reply;
@@ -136,7 +137,10 @@ impl std::fmt::Debug for Simulator {
 /// The simulated products, each under its own prefix of `origin`. A new product (DNS at
 /// `/dns`, billing at `/billing`, ...) is one more entry here.
 fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
-    Ok(vec![Box::new(cloudapi::CloudApi::new(origin)?)])
+    Ok(vec![
+        Box::new(cloudapi::CloudApi::new(origin)?),
+        Box::new(auth::AuthApi::new(origin)),
+    ])
 }
 
 /// One simulated IONOS API, answering the requests below its prefix.

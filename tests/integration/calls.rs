@@ -39,6 +39,7 @@ const TEMPLATE: &str = "23d00f63-e921-4b15-b816-85102d082f3f";
 const CLUSTER: &str = "fedb619e-a826-41f4-8cc7-3c658b1ec890";
 const NODEPOOL: &str = "73ea32d4-5d30-4175-a475-9b6371a43f10";
 const NODE: &str = "c595ec71-c40f-459b-8a2e-09a4475e6133";
+const AUTH_TOKEN: &str = "6b1d9e2a-7c3f-4a8b-b5d1-2e9f0c4a7b63";
 
 /// What a result must contain.
 enum Check {
@@ -53,7 +54,7 @@ enum Check {
 struct Case {
     tool: &'static str,
     args: Value,
-    /// Path below `/cloudapi/v6`.
+    /// Path below the product's base path (`/cloudapi/v6`, `/auth/v1`, ...).
     path: String,
     /// Every query pair sent, in any order.
     query: &'static [(&'static str, &'static str)],
@@ -545,6 +546,24 @@ fn cases() -> Vec<Case> {
             NO_QUERY,
             vec![Eq("/items", json!(["1.29.10", "1.30.6", "1.31.2"]))],
         ),
+        // Authentication: token metadata, never values
+        case(
+            "list_auth_tokens",
+            json!({"limit": 2, "offset": 1}),
+            "/tokens".into(),
+            NO_QUERY,
+            vec![
+                Eq("/total", json!(4)),
+                Eq("/tokens/0/id", json!(AUTH_TOKEN)),
+            ],
+        ),
+        case(
+            "get_auth_token",
+            json!({"token_id": AUTH_TOKEN}),
+            format!("/tokens/{AUTH_TOKEN}"),
+            NO_QUERY,
+            vec![Eq("/id", json!(AUTH_TOKEN))],
+        ),
         case(
             "get_k8s_default_version",
             json!({}),
@@ -553,6 +572,31 @@ fn cases() -> Vec<Case> {
             vec![Eq("/value", json!("1.31.2"))],
         ),
     ]
+}
+
+/// The path of the tool's product base URL, as the simulator serves it.
+fn base_path(tool: &str) -> &'static str {
+    let product = ionos_mcp::tool_table::tool(tool)
+        .map(|t| t.product())
+        .expect("known tool");
+    let url = product.base_url;
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    after_scheme.find('/').map_or("", |i| &after_scheme[i..])
+}
+
+/// The facts file describing a spec's API.
+fn facts_file(spec: &str) -> &'static str {
+    match spec {
+        "specs/cloudapi-v6.yaml" => "compute.json",
+        "specs/dns.yaml" => "dns.json",
+        "specs/billing.yaml" => "billing.json",
+        "specs/certmanager.yaml" => "certmanager.json",
+        "specs/activitylog.yaml" => "activitylog.json",
+        "specs/objectstorage-management.yaml" => "objectstorage-management.json",
+        "specs/objectstorage-s3.yaml" => "objectstorage-s3.json",
+        "specs/auth.yaml" => "auth.json",
+        other => panic!("no facts file known for {other}"),
+    }
 }
 
 fn query_set(q: &[(String, String)]) -> BTreeSet<(String, String)> {
@@ -580,7 +624,7 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
             continue;
         }
         let req = &sent[0];
-        let want_path = format!("/cloudapi/v6{}", c.path);
+        let want_path = format!("{}{}", base_path(c.tool), c.path);
         if req.method != "GET" || req.path != want_path {
             failures.push(format!(
                 "{}: sent {} {}, expected GET {want_path}",
@@ -664,8 +708,8 @@ async fn every_read_tool_sends_its_request_and_returns_its_answer() {
     );
 }
 
-fn facts_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ionos-api/facts/compute.json")
+fn facts_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ionos-api/facts")
 }
 
 /// `/datacenters/{datacenterId}/servers` matches `/datacenters/abc/servers`.
@@ -680,35 +724,34 @@ fn template_matches(template: &str, path: &str) -> bool {
 
 #[tokio::test]
 async fn requests_match_the_public_api_facts() {
-    let path = facts_path();
-    let Ok(bytes) = std::fs::read(&path) else {
+    let dir = facts_dir();
+    if !dir.is_dir() {
         eprintln!(
             "SKIPPED: {} is absent; the facts-fidelity check needs the shared reference material",
-            path.display()
+            dir.display()
         );
         return;
-    };
-    let facts: Value = serde_json::from_slice(&bytes).expect("facts/compute.json is JSON");
-    let ops: BTreeMap<String, &Value> = facts["operations"]
-        .as_array()
-        .expect("operations")
-        .iter()
-        .map(|o| {
+    }
+    let mut ops: BTreeMap<String, Value> = BTreeMap::new();
+    for spec in TOOLS.iter().map(|t| t.spec).collect::<BTreeSet<_>>() {
+        let bytes = std::fs::read(dir.join(facts_file(spec))).expect("facts file");
+        let facts: Value = serde_json::from_slice(&bytes).expect("facts are JSON");
+        for o in facts["operations"].as_array().expect("operations") {
             let id = o["operation"].as_str().unwrap_or_default();
             let mut c = id.chars();
             let lower = c
                 .next()
                 .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
                 .unwrap_or_default();
-            (lower, o)
-        })
-        .collect();
+            ops.insert(format!("{spec}#{lower}"), o.clone());
+        }
+    }
 
     let h = Harness::start().await;
     let seen = run_all(&h).await;
     let mut problems = Vec::new();
     for tool in TOOLS.iter().filter(|t| t.access == Access::Read) {
-        let Some(op) = ops.get(tool.operation_id) else {
+        let Some(op) = ops.get(&format!("{}#{}", tool.spec, tool.operation_id)) else {
             problems.push(format!(
                 "{}: operation {} is not in the facts",
                 tool.name, tool.operation_id
@@ -719,7 +762,11 @@ async fn requests_match_the_public_api_facts() {
             continue;
         };
         let method = op["method"].as_str().unwrap_or_default();
-        let template = format!("/cloudapi/v6{}", op["path"].as_str().unwrap_or_default());
+        let template = format!(
+            "{}{}",
+            base_path(tool.name),
+            op["path"].as_str().unwrap_or_default()
+        );
         if req.method != method || !template_matches(&template, &req.path) {
             problems.push(format!(
                 "{}: sent {} {}, facts say {method} {template}",
