@@ -178,12 +178,22 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
     let sim = ionos_mcp::simulator::Simulator::start()
         .await
         .expect("simulator");
-    let bad = command(&["check"])
-        .env("IONOS_API_URL", sim.cloudapi_url())
+    let mut cmd = command(&["check"]);
+    // Every product on the simulator: no probe may reach the real IONOS.
+    for p in ionos_mcp::tool_table::PRODUCTS {
+        let after_scheme = p.base_url.split_once("://").map_or(p.base_url, |(_, r)| r);
+        let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+        cmd.env(p.base_url_env, format!("http://{}{path}", sim.addr()));
+    }
+    let bad = cmd
         .env("IONOS_TOKEN", ionos_mcp::simulator::EXPIRED_TOKEN)
         .output()
         .await
         .expect("runs");
+    assert!(
+        sim.requests().len() >= ionos_mcp::tool_table::PRODUCTS.len(),
+        "not every probe reached the simulator"
+    );
     assert_eq!(bad.status.code(), Some(1));
     let table = String::from_utf8_lossy(&bad.stdout);
     assert!(table.contains("401"), "{table}");
