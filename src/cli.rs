@@ -33,7 +33,9 @@ pub async fn dispatcher(demo: bool) -> anyhow::Result<(Arc<Dispatcher>, Option<S
         let sim = Simulator::start()
             .await
             .context("cannot start the simulated IONOS account")?;
-        let mut config = config.with_origin(&format!("http://{}", sim.addr()));
+        let mut config = config
+            .with_origin(&format!("http://{}", sim.addr()))
+            .with_base_urls(|product| sim.base_url(product));
         config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
         let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
         return Ok((Arc::new(d), Some(sim)));

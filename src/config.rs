@@ -145,6 +145,16 @@ impl Config {
         self
     }
 
+    /// Sets the base URL of every product `f` knows (the simulator's layout).
+    pub fn with_base_urls(mut self, f: impl Fn(&str) -> Option<String>) -> Config {
+        for p in PRODUCTS {
+            if let Some(url) = f(p.key) {
+                self.base_urls.insert(p.key, url);
+            }
+        }
+        self
+    }
+
     pub fn base_url(&self, product: &str) -> Option<&str> {
         self.base_urls.get(product).map(String::as_str)
     }

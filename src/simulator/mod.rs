@@ -13,6 +13,8 @@
 
 mod auth;
 mod cloudapi;
+mod dns;
+mod paas;
 mod query;
 mod reply;
 mod tree;
@@ -95,6 +97,23 @@ impl Simulator {
     }
 
     /// e.g. "http://127.0.0.1:PORT/cloudapi/v6"
+    /// The base URL a client uses for a manifest product on this simulator, or `None` for a
+    /// product it does not simulate. Products whose real base URL has no path (DNS at
+    /// `https://dns.de-fra.ionos.com`, ...) get their own prefix here.
+    pub fn base_url(&self, product: &str) -> Option<String> {
+        let origin = format!("http://{}", self.addr);
+        Some(match product {
+            "compute" | "kubernetes" => self.cloudapi_url(),
+            "auth" => format!("{origin}/auth/v1"),
+            "dns" => format!("{origin}/dns"),
+            "certmanager" => format!("{origin}/certmanager"),
+            "objectstorage" => format!("{origin}/s3-management"),
+            "billing" => format!("{origin}/billing"),
+            "activitylog" => origin,
+            _ => return None,
+        })
+    }
+
     pub fn cloudapi_url(&self) -> String {
         format!("http://{}{}", self.addr, cloudapi::PREFIX)
     }
@@ -140,6 +159,7 @@ fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
     Ok(vec![
         Box::new(cloudapi::CloudApi::new(origin)?),
         Box::new(auth::AuthApi::new(origin)),
+        Box::new(dns::Dns::new(origin)?),
     ])
 }
 

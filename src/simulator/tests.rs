@@ -382,7 +382,11 @@ async fn not_found_and_methods() {
     }
     // Outside any product.
     let a = c
-        .send(reqwest::Method::GET, "/../../dns/zones", Some("Bearer x"))
+        .send(
+            reqwest::Method::GET,
+            "/../../nosuchproduct/things",
+            Some("Bearer x"),
+        )
         .await;
     assert_error(&a, 404, "309");
     for method in [

@@ -181,9 +181,10 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
     let mut cmd = command(&["check"]);
     // Every product on the simulator: no probe may reach the real IONOS.
     for p in ionos_mcp::tool_table::PRODUCTS {
-        let after_scheme = p.base_url.split_once("://").map_or(p.base_url, |(_, r)| r);
-        let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
-        cmd.env(p.base_url_env, format!("http://{}{path}", sim.addr()));
+        let url = sim
+            .base_url(p.key)
+            .unwrap_or_else(|| panic!("the simulator has no {}", p.key));
+        cmd.env(p.base_url_env, url);
     }
     let bad = cmd
         .env("IONOS_TOKEN", ionos_mcp::simulator::EXPIRED_TOKEN)

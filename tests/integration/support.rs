@@ -32,7 +32,8 @@ pub struct Harness {
 impl Harness {
     pub async fn start() -> Harness {
         let sim = Simulator::start().await.expect("simulator starts");
-        let config = config_for(&format!("http://{}", sim.addr()));
+        let config = config_for(&format!("http://{}", sim.addr()))
+            .with_base_urls(|product| sim.base_url(product));
         Harness::with_config(sim, config).await
     }
 
