@@ -12,6 +12,7 @@
 //! non-empty token>` or `Basic ...`; the bearer token `expired` is refused like an expired one.
 
 mod auth;
+mod catalog;
 mod cloudapi;
 mod dns;
 mod paas;
@@ -160,6 +161,16 @@ fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
         Box::new(cloudapi::CloudApi::new(origin)?),
         Box::new(auth::AuthApi::new(origin)),
         Box::new(dns::Dns::new(origin)?),
+        Box::new(catalog::Catalog::new(
+            origin,
+            "/certmanager",
+            include_str!("certmanager.json"),
+        )?),
+        Box::new(catalog::Catalog::new(
+            origin,
+            "/s3-management",
+            include_str!("objectstorage.json"),
+        )?),
     ])
 }
 

@@ -43,6 +43,10 @@ const ZONE: &str = "e74d0d15-f567-4b7d-9d3a-26b3a0e1f7a2";
 const RECORD: &str = "a1f3c2d4-1b2e-4c5d-8e9f-0a1b2c3d4e02";
 const SECONDARY: &str = "5d7f9b1c-2e4a-4c6e-8a0c-2e4a6c8e0a13";
 const REVERSE: &str = "7e9a1c3e-5f7b-4d9f-b1d3-5f7b9d1f3b57";
+const CERT: &str = "b8c1f0d2-4e6a-4c8e-9f1b-3d5f7a9c1e20";
+const AUTO_CERT: &str = "2d4f6a8c-0e2b-4d6f-8a0c-2e4b6d8f0a21";
+const PROVIDER: &str = "7f9b1d3f-5c7e-4a9b-b3d5-7f9b1d3f5c72";
+const ACCESS_KEY: &str = "3c5e7a9c-1e3b-4d5f-a7c9-1e3b5d7f9a33";
 const AUTH_TOKEN: &str = "6b1d9e2a-7c3f-4a8b-b5d1-2e9f0c4a7b63";
 
 /// What a result must contain.
@@ -55,6 +59,8 @@ enum Check {
     AtLeast(usize),
     /// The string at a JSON pointer contains this.
     Contains(&'static str, &'static str),
+    /// Nothing at this JSON pointer (a redacted secret).
+    Absent(&'static str),
 }
 
 struct Case {
@@ -83,7 +89,7 @@ fn case(
     }
 }
 
-use Check::{AtLeast, Contains, Eq, Items};
+use Check::{Absent, AtLeast, Contains, Eq, Items};
 
 const LIST: &[(&str, &str)] = &[("pretty", "false"), ("depth", "1")];
 const GET: &[(&str, &str)] = &[("pretty", "false")];
@@ -654,6 +660,99 @@ fn cases() -> Vec<Case> {
             NO_QUERY,
             vec![Eq("/quotaLimits/zones", json!(100))],
         ),
+        // Certificate Manager (private keys and EAB secrets are redacted)
+        case(
+            "list_cert_certificates",
+            json!({"common_name": "www.example"}),
+            "/certificates".into(),
+            &[("filter.commonName", "www.example")],
+            vec![
+                Items(1),
+                Eq("/items/0/properties/name", json!("www-example-shop-de")),
+            ],
+        ),
+        case(
+            "get_cert_certificate",
+            json!({"certificate_id": CERT}),
+            format!("/certificates/{CERT}"),
+            NO_QUERY,
+            vec![
+                Eq("/metadata/commonName", json!("www.example-shop.de")),
+                Absent("/properties/privateKey"),
+            ],
+        ),
+        case(
+            "list_cert_auto_certificates",
+            json!({}),
+            "/auto-certificates".into(),
+            NO_QUERY,
+            vec![Items(1)],
+        ),
+        case(
+            "get_cert_auto_certificate",
+            json!({"auto_certificate_id": AUTO_CERT}),
+            format!("/auto-certificates/{AUTO_CERT}"),
+            NO_QUERY,
+            vec![Eq("/properties/keyAlgorithm", json!("ECDSA256"))],
+        ),
+        case(
+            "list_cert_providers",
+            json!({"limit": 5}),
+            "/providers".into(),
+            &[("limit", "5")],
+            vec![
+                Items(2),
+                Absent("/items/1/properties/externalAccountBinding/keySecret"),
+            ],
+        ),
+        case(
+            "get_cert_provider",
+            json!({"provider_id": PROVIDER}),
+            format!("/providers/{PROVIDER}"),
+            NO_QUERY,
+            vec![
+                Eq(
+                    "/properties/externalAccountBinding/keyId",
+                    json!("kid-SIMULATED-1"),
+                ),
+                Absent("/properties/externalAccountBinding/keySecret"),
+            ],
+        ),
+        // Object Storage management (secret keys are redacted)
+        case(
+            "list_object_storage_access_keys",
+            json!({}),
+            "/accesskeys".into(),
+            NO_QUERY,
+            vec![Items(2), Absent("/items/0/properties/secretKey")],
+        ),
+        case(
+            "get_object_storage_access_key",
+            json!({"access_key_id": ACCESS_KEY}),
+            format!("/accesskeys/{ACCESS_KEY}"),
+            NO_QUERY,
+            vec![
+                Eq("/properties/accessKey", json!("EXAMPLEACCESSKEY0001")),
+                Absent("/properties/secretKey"),
+            ],
+        ),
+        case(
+            "list_object_storage_regions",
+            json!({"offset": 1, "limit": 2}),
+            "/regions".into(),
+            &[("offset", "1"), ("limit", "2")],
+            vec![Items(2), Eq("/items/0/id", json!("eu-central-4"))],
+        ),
+        case(
+            "get_object_storage_region",
+            json!({"region": "eu-central-3"}),
+            "/regions/eu-central-3".into(),
+            NO_QUERY,
+            vec![Eq(
+                "/properties/endpoint",
+                json!("s3.eu-central-3.ionoscloud.com"),
+            )],
+        ),
         // Authentication: token metadata, never values
         case(
             "list_auth_tokens",
@@ -786,6 +885,11 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
                             c.tool,
                             result.pointer(pointer)
                         ));
+                    }
+                }
+                Absent(pointer) => {
+                    if let Some(v) = result.pointer(pointer) {
+                        failures.push(format!("{}: {pointer} is present: {v}", c.tool));
                     }
                 }
                 Contains(pointer, needle) => {
@@ -977,4 +1081,56 @@ async fn write_tools_need_writes_enabled() {
         .and_then(|v| v.pointer("/properties/vmState"))
         .cloned();
     assert_ne!(vm_state, Some(json!("RUNNING")), "the stop did not take");
+}
+
+/// The secrets the simulator sends (private keys, EAB key secrets, S3 secret keys) never reach
+/// the client: the raw answer has them, the tool result does not.
+#[tokio::test]
+async fn secrets_in_answers_are_redacted() {
+    let h = Harness::start().await;
+    let raw = reqwest::Client::new()
+        .get(format!(
+            "{}/certificates/{CERT}",
+            h.sim.base_url("certmanager").expect("simulated")
+        ))
+        .bearer_auth("demo-token")
+        .send()
+        .await
+        .expect("raw GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        raw.contains("PRIVATE KEY"),
+        "the simulator sends no key: {raw}"
+    );
+    for (tool, args, secret) in [
+        (
+            "get_cert_certificate",
+            json!({"certificate_id": CERT}),
+            "PRIVATE KEY",
+        ),
+        ("list_cert_certificates", json!({}), "PRIVATE KEY"),
+        (
+            "get_cert_provider",
+            json!({"provider_id": PROVIDER}),
+            "SIMULATED-EAB-SECRET",
+        ),
+        ("list_cert_providers", json!({}), "SIMULATED-EAB-SECRET"),
+        (
+            "get_object_storage_access_key",
+            json!({"access_key_id": ACCESS_KEY}),
+            "SIMULATED-SECRET",
+        ),
+        (
+            "list_object_storage_access_keys",
+            json!({}),
+            "SIMULATED-SECRET",
+        ),
+    ] {
+        let r = h.call(tool, args).await;
+        assert!(!is_error(&r), "{tool}: {}", text(&r));
+        let all = format!("{}{:?}", text(&r), r.structured_content);
+        assert!(!all.contains(secret), "{tool} leaked {secret}: {all}");
+    }
 }
