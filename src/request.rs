@@ -57,7 +57,7 @@ impl RequestParts {
     /// Appends one path segment taken from argument `arg`, percent-encoded. An empty value,
     /// `.` or `..` is refused (recorded in `problems`): URL parsers read `%2E%2E` as `..`, so
     /// encoding alone would not keep such a value from moving the request to another path.
-    pub fn segment_arg(&mut self, arg: &str, value: impl Display) {
+    pub fn segment_arg(&mut self, arg: &str, value: &dyn Display) {
         let v = value.to_string();
         if v.is_empty() || v.chars().all(|c| c == '.') {
             self.problems.push(format!(
@@ -109,17 +109,17 @@ mod tests {
     fn segments_cannot_escape_their_place() {
         let mut r = RequestParts::new("GET");
         r.literal("/datacenters/");
-        r.segment_arg("datacenter_id", "../x?y#z%2F/ä");
+        r.segment_arg("datacenter_id", &"../x?y#z%2F/ä");
         assert_eq!(r.path, "/datacenters/..%2Fx%3Fy%23z%252F%2F%C3%A4");
         for bad in ["..", ".", ""] {
             let mut r = RequestParts::new("GET");
             r.literal("/a/");
-            r.segment_arg("server_id", bad);
+            r.segment_arg("server_id", &bad);
             assert_eq!(r.problems.len(), 1, "{bad:?} accepted");
             assert!(r.problems[0].contains("`server_id`"), "{}", r.problems[0]);
         }
         let mut r = RequestParts::new("GET");
-        r.segment_arg("server_id", "a..b");
+        r.segment_arg("server_id", &"a..b");
         assert!(r.problems.is_empty());
         assert_eq!(r.path, "a..b");
     }

@@ -11,7 +11,9 @@
 //! Every request is recorded before it is answered. Requests need `Authorization: Bearer <any
 //! non-empty token>` or `Basic ...`; the bearer token `expired` is refused like an expired one.
 
+mod activitylog;
 mod auth;
+mod billing;
 mod catalog;
 mod cloudapi;
 mod dns;
@@ -154,6 +156,9 @@ impl std::fmt::Debug for Simulator {
     }
 }
 
+/// The simulated account's contract number (as `cloudapi.json` has it).
+const CONTRACT: i64 = 31_000_000;
+
 /// The simulated products, each under its own prefix of `origin`. A new product (DNS at
 /// `/dns`, billing at `/billing`, ...) is one more entry here.
 fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
@@ -171,6 +176,8 @@ fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
             "/s3-management",
             include_str!("objectstorage.json"),
         )?),
+        Box::new(activitylog::ActivityLog::new(origin, CONTRACT)),
+        Box::new(billing::Billing::new(CONTRACT)),
     ])
 }
 

@@ -47,6 +47,7 @@ const CERT: &str = "b8c1f0d2-4e6a-4c8e-9f1b-3d5f7a9c1e20";
 const AUTO_CERT: &str = "2d4f6a8c-0e2b-4d6f-8a0c-2e4b6d8f0a21";
 const PROVIDER: &str = "7f9b1d3f-5c7e-4a9b-b3d5-7f9b1d3f5c72";
 const ACCESS_KEY: &str = "3c5e7a9c-1e3b-4d5f-a7c9-1e3b5d7f9a33";
+const CONTRACT: i64 = 31_000_000;
 const AUTH_TOKEN: &str = "6b1d9e2a-7c3f-4a8b-b5d1-2e9f0c4a7b63";
 
 /// What a result must contain.
@@ -61,6 +62,25 @@ enum Check {
     Contains(&'static str, &'static str),
     /// Nothing at this JSON pointer (a redacted secret).
     Absent(&'static str),
+}
+
+fn today() -> String {
+    ionos_mcp::behaviour::Day::today().to_string()
+}
+
+fn week_ago() -> String {
+    ionos_mcp::behaviour::Day(ionos_mcp::behaviour::Day::today().0 - 7).to_string()
+}
+
+/// `YYYY-MM` of the month before this one.
+fn last_month() -> String {
+    let today = ionos_mcp::behaviour::Day::today().to_string();
+    let first = ionos_mcp::behaviour::Day::parse(&format!("{}-01", &today[..7])).expect("date");
+    ionos_mcp::behaviour::Day(first.0 - 1).to_string()[..7].to_string()
+}
+
+fn invoice_id() -> String {
+    format!("{}0042", last_month().replace('-', ""))
 }
 
 struct Case {
@@ -753,6 +773,123 @@ fn cases() -> Vec<Case> {
                 json!("s3.eu-central-3.ionoscloud.com"),
             )],
         ),
+        // Activity Log
+        case(
+            "list_activitylog_contracts",
+            json!({}),
+            "/activitylog/v1/contracts".into(),
+            NO_QUERY,
+            vec![Eq("/items/0/id", json!(CONTRACT))],
+        ),
+        case(
+            "list_activitylog_events",
+            json!({"contract": CONTRACT, "date_start": week_ago(), "date_end": today(), "limit": 5}),
+            format!("/activitylog/v1/contracts/{CONTRACT}"),
+            &[("dateStart", "*"), ("dateEnd", "*"), ("limit", "5")],
+            vec![Contains("/omitted/why", "include_status_updates")],
+        ),
+        // Billing
+        case(
+            "get_billing_profile",
+            json!({}),
+            "/profile".into(),
+            NO_QUERY,
+            vec![Eq("/companies/0/contractId", json!("31000000"))],
+        ),
+        case(
+            "list_billing_invoices",
+            json!({"contract": CONTRACT}),
+            format!("/{CONTRACT}/invoices"),
+            NO_QUERY,
+            vec![Eq("/metadata/contractId", json!("31000000"))],
+        ),
+        case(
+            "list_billing_invoices_by_period",
+            json!({"period": last_month()}),
+            format!("/invoices/{}", last_month()),
+            NO_QUERY,
+            vec![Eq("/items/0/metadata/postingPeriod", json!(last_month()))],
+        ),
+        case(
+            "get_billing_invoice",
+            json!({"contract": CONTRACT, "invoice_id": invoice_id()}),
+            format!("/{CONTRACT}/invoices/{}", invoice_id()),
+            NO_QUERY,
+            vec![
+                Eq("/metadata/invoiceId", json!(invoice_id())),
+                Eq("/total/unit", json!("EUR")),
+            ],
+        ),
+        case(
+            "list_billing_evn",
+            json!({"contract": CONTRACT}),
+            format!("/{CONTRACT}/evn"),
+            NO_QUERY,
+            vec![Eq("/datacenters/0/vdcUUID", json!(PROD))],
+        ),
+        case(
+            "list_billing_evn_by_period",
+            json!({"contract": CONTRACT, "period": last_month()}),
+            format!("/{CONTRACT}/evn/{}", last_month()),
+            NO_QUERY,
+            vec![Eq("/metadata/period", json!(last_month()))],
+        ),
+        case(
+            "list_billing_traffic",
+            json!({"contract": CONTRACT, "ip": true}),
+            format!("/{CONTRACT}/traffic"),
+            &[("ip", "true")],
+            vec![Eq("/metadata/unit", json!("GB"))],
+        ),
+        case(
+            "list_billing_traffic_by_period",
+            json!({"contract": CONTRACT, "period": last_month()}),
+            format!("/{CONTRACT}/traffic/{}", last_month()),
+            NO_QUERY,
+            vec![Eq("/trafficObj/vdc/0/vdcName", json!("production"))],
+        ),
+        case(
+            "list_billing_usage",
+            json!({"contract": CONTRACT, "period": last_month()}),
+            format!("/{CONTRACT}/usage"),
+            &[("period", "*")],
+            vec![Eq("/datacenters/0/meters/0/meterId", json!("C01000"))],
+        ),
+        case(
+            "get_billing_usage_by_datacenter",
+            json!({"contract": CONTRACT, "datacenter_id": STAGING}),
+            format!("/{CONTRACT}/usage/{STAGING}"),
+            NO_QUERY,
+            vec![Eq("/datacenters/0/name", json!("staging"))],
+        ),
+        case(
+            "list_billing_utilization",
+            json!({"contract": CONTRACT, "datacenter_id": PROD}),
+            format!("/{CONTRACT}/utilization"),
+            &[("dc", PROD)],
+            vec![Eq("/datacenters/0/id", json!(PROD))],
+        ),
+        case(
+            "list_billing_utilization_by_period",
+            json!({"contract": CONTRACT, "period": last_month()}),
+            format!("/{CONTRACT}/utilization/{}", last_month()),
+            NO_QUERY,
+            vec![Eq("/startDate", json!(format!("{}-01", last_month())))],
+        ),
+        case(
+            "get_billing_utilization_daily",
+            json!({"contract": CONTRACT, "date": "2026-01-15"}),
+            format!("/{CONTRACT}/utilization/daily/2026-01-15"),
+            NO_QUERY,
+            vec![Eq("/startDate", json!("2026-01-15"))],
+        ),
+        case(
+            "list_billing_products",
+            json!({"contract": CONTRACT}),
+            format!("/{CONTRACT}/products"),
+            NO_QUERY,
+            vec![Eq("/products/0/unitCost/unit", json!("EUR"))],
+        ),
         // Authentication: token metadata, never values
         case(
             "list_auth_tokens",
@@ -850,7 +987,14 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        if query_set(&req.query) != want_query {
+        let sent_query: BTreeSet<(String, String)> = query_set(&req.query)
+            .into_iter()
+            .map(|(k, v)| {
+                let wildcard = want_query.contains(&(k.clone(), "*".to_string()));
+                (k, if wildcard { "*".to_string() } else { v })
+            })
+            .collect();
+        if sent_query != want_query {
             failures.push(format!(
                 "{}: query {:?}, expected {:?}",
                 c.tool, req.query, want_query
@@ -1132,5 +1276,89 @@ async fn secrets_in_answers_are_redacted() {
         assert!(!is_error(&r), "{tool}: {}", text(&r));
         let all = format!("{}{:?}", text(&r), r.structured_content);
         assert!(!all.contains(secret), "{tool} leaked {secret}: {all}");
+    }
+}
+
+/// The activity log defaults to the last 7 days and 25 events, refuses bad ranges before
+/// sending, and leaves status polls out unless asked.
+#[tokio::test]
+async fn activity_log_ranges_and_status_updates() {
+    let h = Harness::start().await;
+    h.sim.clear_requests();
+    let r = h
+        .call("list_activitylog_events", json!({"contract": CONTRACT}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let sent = h.sim.requests();
+    let q: BTreeMap<String, String> = sent[0].query.iter().cloned().collect();
+    assert_eq!(q.get("dateStart"), Some(&week_ago()));
+    assert_eq!(q.get("dateEnd"), Some(&today()));
+    assert_eq!(q.get("limit").map(String::as_str), Some("25"));
+    let v = r.structured_content.expect("structured");
+    let hits = v["hits"]["hits"].as_array().expect("hits");
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter().all(|e| !e
+            .pointer("/_source/event/param/uri")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .contains("/status")),
+        "a status poll was returned"
+    );
+    let with = h
+        .call(
+            "list_activitylog_events",
+            json!({"contract": CONTRACT, "include_status_updates": true}),
+        )
+        .await
+        .structured_content
+        .expect("structured");
+    assert!(with["hits"]["hits"].as_array().expect("hits").len() > hits.len());
+
+    for (args, mention) in [
+        (
+            json!({"contract": CONTRACT, "date_start": "2026-01-01", "date_end": "2026-06-01"}),
+            "at most 90 days",
+        ),
+        (
+            json!({"contract": CONTRACT, "date_start": "2026-06-10", "date_end": "2026-06-01"}),
+            "before",
+        ),
+        (
+            json!({"contract": CONTRACT, "date_start": "2026-02-30"}),
+            "YYYY-MM-DD",
+        ),
+    ] {
+        h.sim.clear_requests();
+        let r = h.call("list_activitylog_events", args.clone()).await;
+        assert!(is_error(&r), "{args}");
+        assert!(text(&r).contains(mention), "{args}: {}", text(&r));
+        assert!(h.sim.requests().is_empty(), "{args}: sent anyway");
+    }
+}
+
+/// Billing periods and dates are checked before any request.
+#[tokio::test]
+async fn billing_periods_are_validated_before_sending() {
+    let h = Harness::start().await;
+    for (tool, args) in [
+        (
+            "list_billing_invoices_by_period",
+            json!({"period": "2026-13"}),
+        ),
+        (
+            "list_billing_evn_by_period",
+            json!({"contract": CONTRACT, "period": "26-01"}),
+        ),
+        (
+            "get_billing_utilization_daily",
+            json!({"contract": CONTRACT, "date": "2026-02-31x"}),
+        ),
+    ] {
+        h.sim.clear_requests();
+        let r = h.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{tool} {args}");
+        assert!(text(&r).contains("does not match"), "{tool}: {}", text(&r));
+        assert!(h.sim.requests().is_empty(), "{tool}: sent anyway");
     }
 }
