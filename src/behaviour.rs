@@ -14,6 +14,17 @@ use crate::tool_table::{TOOLS, ToolSpec};
 pub struct Behaviour {
     pub date_window: Option<DateWindow>,
     pub exclude_items: Option<ExcludeItems>,
+    #[serde(default)]
+    pub item_filters: Vec<ItemFilter>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemFilter {
+    pub arg: String,
+    pub items: String,
+    pub pointer: String,
+    #[serde(rename = "match")]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,7 +39,9 @@ pub struct DateWindow {
 pub struct ExcludeItems {
     pub items: String,
     pub pointer: String,
-    pub contains: String,
+    pub contains: Option<String>,
+    #[serde(default)]
+    pub zero: bool,
     pub unless: String,
     pub count: Option<String>,
 }
@@ -87,25 +100,38 @@ pub fn prepare(b: &Behaviour, args: &mut Value, today: Day) -> Result<(), String
     Ok(())
 }
 
-/// After the answer: drops the items the caller did not ask for. Returns how many.
+/// After the answer: applies the item filters the caller's arguments ask for, then drops the
+/// excluded items unless asked for them. Returns how many excluded items were dropped.
 pub fn finish(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
+    for f in &b.item_filters {
+        let Some(wanted) = args.get(&f.arg).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        for_each_list(answer, &f.items, &mut |items| {
+            items.retain(|item| matches(item.pointer(&f.pointer), wanted, &f.kind));
+        });
+    }
     let Some(x) = &b.exclude_items else {
         return 0;
     };
     if args.get(&x.unless).and_then(Value::as_bool) == Some(true) {
         return 0;
     }
-    let Some(Value::Array(items)) = answer.pointer_mut(&x.items) else {
-        return 0;
-    };
-    let before = items.len();
-    items.retain(|item| {
-        !item
-            .pointer(&x.pointer)
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.contains(x.contains.as_str()))
+    let mut dropped = 0;
+    for_each_list(answer, &x.items, &mut |items| {
+        let before = items.len();
+        items.retain(|item| {
+            let v = item.pointer(&x.pointer);
+            let excluded = match &x.contains {
+                Some(text) => v
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s.contains(text.as_str())),
+                None => v.is_some_and(is_zero),
+            };
+            !excluded
+        });
+        dropped += before - items.len();
     });
-    let dropped = before - items.len();
     if dropped > 0
         && let Some(count) = &x.count
         && let Some(n) = answer.pointer_mut(count)
@@ -114,6 +140,80 @@ pub fn finish(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
         *n = json!(v.saturating_sub(dropped as u64));
     }
     dropped
+}
+
+/// `0`, `0.0` or `"0"`, `"0.00"`.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.trim().parse::<f64>().ok() == Some(0.0),
+        _ => false,
+    }
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.to_lowercase()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether an item's value matches the argument; arrays in the item match when any element does.
+fn matches(value: Option<&Value>, wanted: &Value, kind: &str) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    if let Value::Array(values) = value {
+        return values.iter().any(|v| matches(Some(v), wanted, kind));
+    }
+    let Some(have) = text_of(value) else {
+        return false;
+    };
+    let wanted_list: Vec<String> = match wanted {
+        Value::Array(a) => a.iter().filter_map(text_of).collect(),
+        other => text_of(other).into_iter().collect(),
+    };
+    match kind {
+        "equals" | "one_of" => wanted_list.iter().any(|w| &have == w),
+        "contains" => wanted_list.iter().any(|w| have.contains(w.as_str())),
+        "prefix" => wanted_list.iter().any(|w| have.starts_with(w.as_str())),
+        _ => true,
+    }
+}
+
+/// Calls `f` on every array the pointer reaches; `*` walks every element of an array.
+fn for_each_list(value: &mut Value, pointer: &str, f: &mut dyn FnMut(&mut Vec<Value>)) {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    walk(value, &segments, f);
+}
+
+fn walk(value: &mut Value, segments: &[&str], f: &mut dyn FnMut(&mut Vec<Value>)) {
+    match segments.split_first() {
+        None => {
+            if let Value::Array(items) = value {
+                f(items);
+            }
+        }
+        Some((&"*", rest)) => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    walk(item, rest, f);
+                }
+            }
+        }
+        Some((key, rest)) => {
+            let next = match value {
+                Value::Object(map) => map.get_mut(*key),
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+                _ => None,
+            };
+            if let Some(next) = next {
+                walk(next, rest, f);
+            }
+        }
+    }
 }
 
 /// A calendar day (days since 1970-01-01, UTC).
@@ -191,11 +291,44 @@ mod tests {
             exclude_items: Some(ExcludeItems {
                 items: "/hits/hits".into(),
                 pointer: "/uri".into(),
-                contains: "/status".into(),
+                contains: Some("/status".into()),
+                zero: false,
                 unless: "include_status_updates".into(),
                 count: Some("/hits/total".into()),
             }),
+            item_filters: vec![ItemFilter {
+                arg: "meter_types".into(),
+                items: "/datacenters/*/meters".into(),
+                pointer: "/meterId".into(),
+                kind: "one_of".into(),
+            }],
         }
+    }
+
+    #[test]
+    fn item_filters_reach_nested_lists() {
+        let b = window();
+        let mut answer = json!({"datacenters": [
+            {"meters": [{"meterId": "C01000"}, {"meterId": "R01000"}]},
+            {"meters": [{"meterId": "r01000"}, {"meterId": "S01000"}]}
+        ]});
+        finish(&b, &json!({"meter_types": ["R01000"]}), &mut answer);
+        assert_eq!(
+            answer,
+            json!({"datacenters": [{"meters": [{"meterId": "R01000"}]}, {"meters": [{"meterId": "r01000"}]}]})
+        );
+        assert!(matches(
+            Some(&json!(["a.b", "sec.user"])),
+            &json!(["sec"]),
+            "prefix"
+        ));
+        assert!(!matches(Some(&json!("x")), &json!("y"), "equals"));
+        assert!(matches(
+            Some(&json!("Ops@Example.com")),
+            &json!("ops@example.com"),
+            "equals"
+        ));
+        assert!(is_zero(&json!("0.00")) && is_zero(&json!(0)) && !is_zero(&json!("0.5")));
     }
 
     #[test]

@@ -150,6 +150,24 @@ pub struct ToolEntry {
     /// List items left out of the answer unless an argument asks for them.
     #[serde(default)]
     pub exclude_items: Option<ExcludeItems>,
+    /// List items kept only when they match a client argument.
+    #[serde(default)]
+    pub item_filters: Vec<ItemFilter>,
+}
+
+/// Keeps the items of the list at `items` whose value at `pointer` matches argument `arg`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFilter {
+    pub arg: String,
+    /// JSON pointer of the list; a `*` segment stands for every element of an array.
+    pub items: String,
+    /// JSON pointer inside each item.
+    pub pointer: String,
+    /// `equals` and `contains` (case-insensitive, string argument), `one_of` (array argument:
+    /// equal to any), `prefix` (array argument: starts with any).
+    #[serde(rename = "match")]
+    pub kind: String,
 }
 
 /// Two `YYYY-MM-DD` arguments forming a range.
@@ -172,7 +190,12 @@ pub struct DateWindow {
 pub struct ExcludeItems {
     pub items: String,
     pub pointer: String,
-    pub contains: String,
+    /// Drop items whose value contains this text...
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// ...or whose value is the number zero.
+    #[serde(default)]
+    pub zero: bool,
     pub unless: String,
     /// Also rewrite this count (a JSON pointer) to the number of items kept.
     #[serde(default)]

@@ -653,10 +653,46 @@ fn build_tool(
             Some("declare it under `client_args`".into()),
         );
     }
-    let behaviour = if entry.date_window.is_none() && entry.exclude_items.is_none() {
+    for f in &entry.item_filters {
+        let kinds = ["equals", "contains", "one_of", "prefix"];
+        if !entry.client_args.contains_key(&f.arg) {
+            diags.push(
+                format!("{key}.item_filters"),
+                None,
+                format!("`{}` must be a client argument of the tool", f.arg),
+                Some("declare it under `client_args`".into()),
+            );
+        }
+        if !kinds.contains(&f.kind.as_str()) {
+            diags.push(
+                format!("{key}.item_filters"),
+                None,
+                format!("unknown match `{}`", f.kind),
+                Some(format!("use one of: {}", kinds.join(", "))),
+            );
+        }
+    }
+    if let Some(x) = &entry.exclude_items
+        && x.contains.is_none() != x.zero
+    {
+        diags.push(
+            format!("{key}.exclude_items"),
+            None,
+            "exclude_items needs exactly one of `contains` and `zero: true`",
+            None,
+        );
+    }
+    let behaviour = if entry.date_window.is_none()
+        && entry.exclude_items.is_none()
+        && entry.item_filters.is_empty()
+    {
         Value::Null
     } else {
-        json!({"date_window": entry.date_window, "exclude_items": entry.exclude_items})
+        json!({
+            "date_window": entry.date_window,
+            "exclude_items": entry.exclude_items,
+            "item_filters": entry.item_filters,
+        })
     };
 
     let mut props = Map::new();

@@ -21,7 +21,7 @@ const DATACENTERS: [(&str, &str, &str); 3] = [
 ];
 
 /// (meter id, description, unit, EUR per unit, monthly quantity per data center).
-const METERS: [(&str, &str, &str, f64, [f64; 3]); 5] = [
+const METERS: [(&str, &str, &str, f64, [f64; 3]); 6] = [
     (
         "C01000",
         "CORE AMD usage",
@@ -57,6 +57,7 @@ const METERS: [(&str, &str, &str, f64, [f64; 3]); 5] = [
         0.0069,
         [2920.0, 730.0, 1460.0],
     ),
+    ("G01000", "GPU H100 usage", "h", 2.4, [0.0, 0.0, 0.0]),
 ];
 
 const CUSTOMER: &str = "70413325";

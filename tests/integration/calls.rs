@@ -1362,3 +1362,69 @@ async fn billing_periods_are_validated_before_sending() {
         assert!(h.sim.requests().is_empty(), "{tool}: sent anyway");
     }
 }
+
+/// Client-side arguments the official tools have: filters applied to the answer, zero meters
+/// left out unless asked.
+#[tokio::test]
+async fn client_side_filters_narrow_the_answers() {
+    let h = Harness::start().await;
+    let events = |args: Value| {
+        let h = &h;
+        async move {
+            let r = h.call("list_activitylog_events", args).await;
+            assert!(!is_error(&r), "{}", text(&r));
+            r.structured_content.expect("structured")["hits"]["hits"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let all = events(json!({"contract": CONTRACT, "limit": 100})).await;
+    let mine =
+        events(json!({"contract": CONTRACT, "limit": 100, "user": "DEV@example-shop.de"})).await;
+    assert!(!mine.is_empty() && mine.len() < all.len());
+    assert!(
+        mine.iter()
+            .all(|e| e.pointer("/_source/principal/identity/username")
+                == Some(&json!("dev@example-shop.de")))
+    );
+    let servers =
+        events(json!({"contract": CONTRACT, "limit": 100, "event_types": ["vm.server"]})).await;
+    assert!(!servers.is_empty() && servers.len() < all.len());
+
+    let usage = |args: Value| {
+        let h = &h;
+        async move {
+            let r = h.call("list_billing_usage", args).await;
+            assert!(!is_error(&r), "{}", text(&r));
+            r.structured_content.expect("structured")
+        }
+    };
+    let meters = |v: &Value| -> Vec<String> {
+        v["datacenters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["meters"].as_array().cloned().unwrap_or_default())
+            .filter_map(|m| m["meterId"].as_str().map(str::to_string))
+            .collect()
+    };
+    let default = usage(json!({"contract": CONTRACT})).await;
+    assert!(
+        !meters(&default).contains(&"G01000".to_string()),
+        "zero meter shown"
+    );
+    let with_zero = usage(json!({"contract": CONTRACT, "include_zero": true})).await;
+    assert!(meters(&with_zero).contains(&"G01000".to_string()));
+    let one_dc = usage(json!({"contract": CONTRACT, "datacenter_id": STAGING})).await;
+    assert_eq!(one_dc["datacenters"].as_array().map(Vec::len), Some(1));
+
+    let r = h
+        .call(
+            "list_billing_products",
+            json!({"contract": CONTRACT, "filter": "ssd"}),
+        )
+        .await;
+    let products = r.structured_content.expect("structured")["products"].clone();
+    assert_eq!(products.as_array().map(Vec::len), Some(1), "{products}");
+}
