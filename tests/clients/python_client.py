@@ -48,6 +48,27 @@ async def main(exe: str) -> None:
         clusters = call_ok(await c.call_tool("list_k8s_clusters", {}), "list_k8s_clusters")
         print("list_k8s_clusters:", [k["properties"]["name"] for k in clusters["items"]])
 
+        # One tool of every other product.
+        zones = call_ok(await c.call_tool("list_dns_zones", {}), "list_dns_zones")
+        zone = zones["items"][0]["id"]
+        zf = await c.call_tool("get_dns_zone_file", {"zone_id": zone})
+        assert not zf.is_error and zf.content[0].text.startswith("$ORIGIN "), zf.content
+        print("get_dns_zone_file:", zf.content[0].text.splitlines()[0])
+        profile = call_ok(await c.call_tool("get_billing_profile", {}), "get_billing_profile")
+        contract = int(profile["companies"][0]["contractId"])
+        inv = call_ok(await c.call_tool("list_billing_invoices", {"contract": contract}), "list_billing_invoices")
+        print("list_billing_invoices:", [i["id"] for i in inv["invoices"]])
+        certs = call_ok(await c.call_tool("list_cert_certificates", {}), "list_cert_certificates")
+        assert "privateKey" not in json.dumps(certs)
+        print("list_cert_certificates:", [x["metadata"]["commonName"] for x in certs["items"]])
+        ev = call_ok(await c.call_tool("list_activitylog_events", {"contract": contract}), "list_activitylog_events")
+        print("list_activitylog_events:", ev["hits"]["total"], "in the last 7 days")
+        keys = call_ok(await c.call_tool("list_object_storage_access_keys", {}), "list_object_storage_access_keys")
+        assert "secretKey" not in json.dumps(keys)
+        print("list_object_storage_access_keys:", len(keys["items"]))
+        tokens = call_ok(await c.call_tool("list_auth_tokens", {}), "list_auth_tokens")
+        print("list_auth_tokens:", len(tokens["tokens"]))
+
         bad = await c.call_tool("get_server", {"datacenter_id": dc})
         assert bad.is_error, "missing server_id accepted"
         print("bad input:", bad.content[0].text[:120])
