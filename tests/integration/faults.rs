@@ -82,8 +82,24 @@ async fn harness(script: &Script, writes: bool) -> Harness {
     harness_at(&origin, writes).await
 }
 
+/// A token value that must never appear in any result.
+const SECRET_TOKEN: &str = "tok-SECRET-faults-5e1d";
+
+/// A call whose result is checked for the secret token, whatever the fault.
+async fn call(h: &Harness, tool: &str, args: serde_json::Value) -> rmcp::model::CallToolResult {
+    let r = h.call(tool, args).await;
+    let all = format!("{}{:?}", text(&r), r.structured_content);
+    assert!(
+        !all.contains(SECRET_TOKEN),
+        "{tool}: the token leaked: {all}"
+    );
+    r
+}
+
 async fn harness_at(origin: &str, writes: bool) -> Harness {
     let mut config = config_for(origin);
+    config.credentials =
+        ionos_mcp::config::Credentials::Token(ionos_mcp::config::Secret::new(SECRET_TOKEN));
     config.writes_enabled = writes;
     config.retry_budget = Duration::from_secs(10);
     config.request_timeout = Duration::from_secs(2);
@@ -103,7 +119,7 @@ async fn a_429_with_retry_after_is_waited_out_and_the_200_returned() {
     limited.headers.push(("retry-after", "1".into()));
     push(&script, [limited, answer(200)]);
     let h = harness(&script, false).await;
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(!is_error(&r), "{}", text(&r));
     let seen = script.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
@@ -128,7 +144,7 @@ async fn server_errors_on_get_are_retried_then_reported() {
         ],
     );
     let h = harness(&script, false).await;
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(is_error(&r));
     let msg = text(&r);
     assert!(msg.contains("503") && msg.contains("IONOS side"), "{msg}");
@@ -144,12 +160,12 @@ async fn a_post_is_never_retried() {
     let script = Script::default();
     push(&script, [answer(503), answer(200)]);
     let h = harness(&script, true).await;
-    let r = h
-        .call(
-            "stop_server",
-            json!({"datacenter_id": "dc", "server_id": "srv"}),
-        )
-        .await;
+    let r = call(
+        &h,
+        "stop_server",
+        json!({"datacenter_id": "dc", "server_id": "srv"}),
+    )
+    .await;
     assert!(is_error(&r), "{}", text(&r));
     let seen = script.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "a write was sent more than once");
@@ -164,7 +180,7 @@ async fn rate_limited_beyond_the_budget_says_so_and_when() {
     push(&script, [limited]);
     let h = harness(&script, false).await;
     let started = Instant::now();
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "waited past its budget"
@@ -215,35 +231,33 @@ async fn bodies_that_cannot_be_used_are_explained() {
     );
     let h = harness(&script, false).await;
 
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     let msg = text(&r);
     assert!(is_error(&r) && msg.contains("502"), "{msg}");
     assert!(!msg.contains("<html>"), "markup passed through: {msg}");
 
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(
         is_error(&r) && text(&r).contains("could not be read"),
         "{}",
         text(&r)
     );
 
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(
         is_error(&r) && text(&r).contains("larger than"),
         "{}",
         text(&r)
     );
 
-    let r = h
-        .call("get_datacenter", json!({"datacenter_id": "gone"}))
-        .await;
+    let r = call(&h, "get_datacenter", json!({"datacenter_id": "gone"})).await;
     let msg = text(&r);
     assert!(
         is_error(&r) && msg.contains("Not found") && msg.contains("gone"),
         "{msg}"
     );
 
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     let msg = text(&r);
     assert!(
         is_error(&r) && msg.contains("403") && msg.contains("read access"),
@@ -260,7 +274,7 @@ async fn a_stalled_answer_times_out_and_is_retried_within_the_budget() {
     push(&script, [slow]);
     let h = harness(&script, false).await;
     let started = Instant::now();
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     // The first attempt times out after 2 s; the retry gets the (fast) default answer.
     assert!(!is_error(&r), "{}", text(&r));
     assert!(started.elapsed() >= Duration::from_secs(2));
@@ -276,7 +290,7 @@ async fn connection_refused_and_reset_are_reported_with_the_variable_to_check() 
         l.local_addr().expect("addr")
     };
     let h = harness_at(&format!("http://{closed}"), false).await;
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     let msg = text(&r);
     assert!(
         is_error(&r) && msg.contains("Could not reach IONOS") && msg.contains("IONOS_API_URL"),
@@ -298,11 +312,27 @@ async fn connection_refused_and_reset_are_reported_with_the_variable_to_check() 
         }
     });
     let h = harness_at(&format!("http://{addr}"), false).await;
-    let r = h.call("list_datacenters", json!({})).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
     assert!(is_error(&r), "{}", text(&r));
     assert!(
         *accepted.lock().unwrap() >= 2,
         "a reset GET was not retried"
+    );
+    still_alive(&h).await;
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_backs_off_and_succeeds() {
+    let script = Script::default();
+    push(&script, [answer(429), answer(200)]);
+    let h = harness(&script, false).await;
+    let r = call(&h, "list_datacenters", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[1].1 - seen[0].1 >= Duration::from_millis(300),
+        "no back-off"
     );
     still_alive(&h).await;
 }
