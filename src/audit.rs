@@ -63,6 +63,22 @@ pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
                 tokens: t.tokens,
             }
         })
+        .chain(crate::tool_table::DOCUMENTS.iter().map(|d| AuditRow {
+            name: d.name,
+            product: d.product,
+            toolset: d.toolset,
+            access: "read",
+            enabled: true,
+            method: "-",
+            path: d.uri,
+            operation_id: "-",
+            spec: "-",
+            spec_version: "",
+            spec_sha256: "",
+            privilege: "none (a document shipped with the server; no API call)",
+            redacted: Vec::new(),
+            tokens: 0,
+        }))
         .collect()
 }
 
@@ -208,17 +224,22 @@ pub fn tools_markdown() -> String {
     );
     let _ = writeln!(
         s,
-        "{} tools: {} read-only, {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
-        TOOLS.len(),
-        TOOLS.iter().filter(|t| t.is_read_only()).count(),
+        "{} tools: {} read-only (including {} documents served without an API call), {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
+        TOOLS.len() + crate::tool_table::DOCUMENTS.len(),
+        TOOLS.iter().filter(|t| t.is_read_only()).count() + crate::tool_table::DOCUMENTS.len(),
+        crate::tool_table::DOCUMENTS.len(),
         TOOLS.iter().filter(|t| !t.is_read_only()).count()
     );
     for p in PRODUCTS {
         let tools: Vec<&ToolSpec> = TOOLS.iter().filter(|t| t.product == p.key).collect();
-        if tools.is_empty() {
+        let docs = crate::tool_table::DOCUMENTS
+            .iter()
+            .filter(|d| d.product == p.key)
+            .count();
+        if tools.is_empty() && docs == 0 {
             continue;
         }
-        let _ = writeln!(s, "## {} ({} tools)\n", p.title, tools.len());
+        let _ = writeln!(s, "## {} ({} tools)\n", p.title, tools.len() + docs);
         let _ = writeln!(
             s,
             "Endpoint `{}` (override: `{}`). Needs {}.\n",
@@ -263,6 +284,18 @@ pub fn tools_markdown() -> String {
                 } else {
                     args.join(", ")
                 }
+            );
+        }
+        for d in crate::tool_table::DOCUMENTS
+            .iter()
+            .filter(|d| d.product == p.key)
+        {
+            let _ = writeln!(
+                s,
+                "| `{}` (document, also resource `{}`) | {} | — |",
+                d.name,
+                d.uri,
+                d.description.replace('|', "\\|")
             );
         }
         let _ = writeln!(s);

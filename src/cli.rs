@@ -139,6 +139,22 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
+        let documents = crate::tool_table::DOCUMENTS.iter().map(|d| {
+            json!({
+                "name": d.name,
+                "product": d.product,
+                "toolset": d.toolset,
+                "title": d.title,
+                "access": "read",
+                "read_only": true,
+                "method": null,
+                "path": null,
+                "resource": d.uri,
+                "arguments": [],
+                "required": [],
+            })
+        });
+        let list: Vec<Value> = list.into_iter().chain(documents).collect();
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
@@ -161,7 +177,18 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
                 t.title
             )?;
         }
-        writeln!(out, "\n{} tools", served.len())?;
+        for d in crate::tool_table::DOCUMENTS {
+            writeln!(
+                out,
+                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
+                d.name, d.toolset, "read", "-", d.uri, d.title
+            )?;
+        }
+        writeln!(
+            out,
+            "\n{} tools",
+            served.len() + crate::tool_table::DOCUMENTS.len()
+        )?;
         let hidden = TOOLS.len() - served.len();
         if hidden > 0 {
             writeln!(

@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::dispatch::{Dispatcher, Output};
-use crate::tool_table::TOOLS;
+use crate::tool_table::{DOCUMENTS, TOOLS};
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
@@ -28,6 +30,7 @@ impl IonosServer {
             .iter()
             .filter(|t| t.is_read_only() || dispatcher.config().writes_enabled)
             .map(|t| t.to_mcp())
+            .chain(DOCUMENTS.iter().map(|d| d.to_mcp()))
             .collect();
         IonosServer {
             dispatcher,
@@ -51,13 +54,18 @@ pub fn to_result(outcome: Result<Output, crate::errors::ToolError>) -> CallToolR
 
 impl ServerHandler for IonosServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Read-only access to an IONOS Cloud account. Start with list_datacenters; most \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Read-only access to an IONOS Cloud account. Start with list_datacenters; most \
                  Compute tools need a datacenter_id from it. Lists accept depth (default 1), \
                  offset, limit and, for Compute, filters.",
-            )
+        )
     }
 
     async fn list_tools(
@@ -69,6 +77,46 @@ impl ServerHandler for IonosServer {
         Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
     }
 
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let resources = DOCUMENTS
+            .iter()
+            .map(|d| {
+                Resource::new(d.uri, d.name)
+                    .with_title(d.title)
+                    .with_description(d.description)
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        match DOCUMENTS.iter().find(|d| d.uri == request.uri) {
+            Some(d) => {
+                Ok(ReadResourceResult::new(vec![ResourceContents::text(d.text, d.uri)]).into())
+            }
+            None => Err(McpError::resource_not_found(
+                format!(
+                    "no resource `{}`; resources/list names them ({})",
+                    request.uri,
+                    DOCUMENTS
+                        .iter()
+                        .map(|d| d.uri)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None,
+            )),
+        }
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
@@ -78,6 +126,9 @@ impl ServerHandler for IonosServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if let Some(doc) = crate::tool_table::document(&request.name) {
+            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
+        }
         // A write tool that is not served still gets a result saying how to enable it.
         if crate::tool_table::tool(&request.name).is_none() {
             return Err(McpError::invalid_params(

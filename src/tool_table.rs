@@ -94,7 +94,41 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 }
 
-pub use generated::{PRODUCTS, SPECS, TOOLS};
+pub use generated::{DOCUMENTS, PRODUCTS, SPECS, TOOLS};
+
+/// A document served as a read-only tool (no API call) and as an MCP resource.
+#[derive(Debug)]
+pub struct DocumentSpec {
+    pub name: &'static str,
+    pub product: &'static str,
+    pub toolset: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub uri: &'static str,
+    pub text: &'static str,
+}
+
+impl DocumentSpec {
+    /// The tool definition: no arguments, read-only, closed world.
+    pub fn to_mcp(&self) -> rmcp::model::Tool {
+        let schema: Map<String, Value> = serde_json::from_value(
+            serde_json::json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        )
+        .unwrap_or_default();
+        rmcp::model::Tool::new(self.name, self.description, Arc::new(schema))
+            .with_title(self.title)
+            .with_annotations(
+                rmcp::model::ToolAnnotations::with_title(self.title)
+                    .read_only(true)
+                    .open_world(false),
+            )
+    }
+}
+
+/// Looks a document up by tool name.
+pub fn document(name: &str) -> Option<&'static DocumentSpec> {
+    DOCUMENTS.iter().find(|d| d.name == name)
+}
 
 /// Typed request builders, one per tool (`list_servers_request`, ...).
 pub mod builders {

@@ -103,6 +103,16 @@ pub fn generate(root: &Path) -> Result<Generated, Error> {
     let template = std::fs::read_to_string(&template_path)
         .map_err(|e| Error::Input(format!("{TEMPLATE_FILE}: cannot read: {e}")))?;
     inputs.push(template_path);
+    for d in &manifest.documents {
+        let path = root.join(&d.file);
+        if !path.is_file() {
+            return Err(Error::Input(format!(
+                "{MANIFEST_FILE}: document `{}`: {} is not a file",
+                d.name, d.file
+            )));
+        }
+        inputs.push(path);
+    }
     let header = header(&table, &inputs[0], root);
     let source = render::render(&table, &template, &header).map_err(Error::Render)?;
     Ok(Generated {

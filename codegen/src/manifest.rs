@@ -12,6 +12,24 @@ pub struct Manifest {
     #[serde(default)]
     pub limits: Limits,
     pub products: IndexMap<String, Product>,
+    /// Documents served as read-only tools and MCP resources (no API call).
+    #[serde(default)]
+    pub documents: Vec<DocumentEntry>,
+}
+
+/// A document shipped with the server.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentEntry {
+    pub name: String,
+    pub product: String,
+    pub toolset: String,
+    pub title: String,
+    pub description: String,
+    /// Path from the project root.
+    pub file: String,
+    /// The MCP resource URI it is also served under.
+    pub uri: String,
 }
 
 /// Budgets the tool surface must stay within.

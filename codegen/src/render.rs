@@ -323,6 +323,7 @@ pub fn render(table: &ToolTable, template: &str, header: &str) -> Result<String,
             tools => minijinja::Value::from(minijinja::value::Serde(&tools)),
             products => minijinja::Value::from(minijinja::value::Serde(&table.products)),
             specs => minijinja::Value::from(minijinja::value::Serde(&table.specs)),
+            documents => minijinja::Value::from(minijinja::value::Serde(&table.documents)),
         })
         .map_err(|e| format!("templates/tools.rs.j2: {e:#}"))?;
     let file = syn::parse_file(&source).map_err(|e| {

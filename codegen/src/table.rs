@@ -20,6 +20,7 @@ pub struct ToolTable {
     pub products: Vec<ProductDef>,
     pub specs: Vec<SpecDef>,
     pub tools: Vec<ToolDef>,
+    pub documents: Vec<crate::manifest::DocumentEntry>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,6 +219,51 @@ pub fn build(
         }
     }
 
+    for (i, d) in manifest.documents.iter().enumerate() {
+        let key = format!("documents[{i}] ({})", d.name);
+        if !manifest.products.contains_key(&d.product) {
+            diags.push(
+                key.clone(),
+                None,
+                format!("unknown product `{}`", d.product),
+                Some("use a key of `products`".into()),
+            );
+        }
+        if tools.iter().any(|t| t.name == d.name)
+            || manifest.documents[..i].iter().any(|o| o.name == d.name)
+        {
+            diags.push(
+                key.clone(),
+                None,
+                format!("duplicate name `{}`", d.name),
+                None,
+            );
+        }
+        if d.name.len() > manifest.limits.max_name_length
+            || !d
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            diags.push(
+                key.clone(),
+                None,
+                format!(
+                    "`{}` is not a snake_case name of at most {} characters",
+                    d.name, manifest.limits.max_name_length
+                ),
+                None,
+            );
+        }
+        if !d.uri.contains("://") {
+            diags.push(
+                key,
+                None,
+                format!("`{}` is not a URI", d.uri),
+                Some("e.g. ionos://billing/focus-v1.3".into()),
+            );
+        }
+    }
     if diags.is_empty() {
         let report = crate::budget::check(manifest, &tools, &mut diags);
         for (t, n) in tools.iter_mut().zip(report.per_tool) {
@@ -242,6 +288,7 @@ pub fn build(
         products,
         specs: spec_defs,
         tools,
+        documents: manifest.documents.clone(),
     })
 }
 

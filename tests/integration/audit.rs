@@ -23,7 +23,10 @@ fn audit_json_lists_every_tool_with_its_endpoint() {
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let tools = doc["tools"].as_array().expect("tools");
-    assert_eq!(tools.len(), TOOLS.len());
+    assert_eq!(
+        tools.len(),
+        TOOLS.len() + ionos_mcp::tool_table::DOCUMENTS.len()
+    );
     for (row, spec) in tools.iter().zip(TOOLS) {
         assert_eq!(row["name"], spec.name);
         assert_eq!(row["method"], spec.method);
@@ -70,5 +73,55 @@ fn docs_tools_md_matches_the_binary() {
     assert!(
         committed == tools_markdown(),
         "docs/TOOLS.md is stale; regenerate it with:\n    {TOOLS_MD_COMMAND}"
+    );
+}
+
+/// Documents are served as argument-free read-only tools and as MCP resources.
+#[tokio::test]
+async fn documents_are_tools_and_resources() {
+    let h = crate::support::Harness::start().await;
+    let tools = h.client.list_all_tools().await.expect("tools/list");
+    let focus = tools
+        .iter()
+        .find(|t| t.name == "get_billing_focus_spec")
+        .expect("the FOCUS document is a tool");
+    assert_eq!(
+        focus.annotations.as_ref().and_then(|a| a.read_only_hint),
+        Some(true)
+    );
+    h.sim.clear_requests();
+    let r = h
+        .call("get_billing_focus_spec", serde_json::json!({}))
+        .await;
+    let text = crate::support::text(&r);
+    assert!(
+        text.contains("FOCUS v1.3") && text.contains("BilledCost"),
+        "{text}"
+    );
+    assert!(
+        h.sim.requests().is_empty(),
+        "a document call reached the API"
+    );
+
+    let resources = h.client.list_all_resources().await.expect("resources/list");
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.uri == "ionos://billing/focus-v1.3")
+    );
+    let read = h
+        .client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "ionos://billing/focus-v1.3",
+        ))
+        .await
+        .expect("resources/read");
+    let body = format!("{:?}", read);
+    assert!(body.contains("BillingAccountId"), "{body}");
+    assert!(
+        h.client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new("ionos://nope"))
+            .await
+            .is_err()
     );
 }
