@@ -157,11 +157,33 @@ impl Dispatcher {
                 .take(5)
                 .map(|e| {
                     let at = e.instance_path().to_string();
-                    let msg = truncate(&e.to_string(), 200);
+                    let name = at.trim_start_matches('/');
+                    // A failed pattern reads better as the argument's own description
+                    // ("Billing period as YYYY-MM.") than as a regular expression.
+                    let described = matches!(
+                        e.kind(),
+                        jsonschema::error::ValidationErrorKind::Pattern { .. }
+                    )
+                    .then(|| {
+                        tool.input_schema_object()
+                            .get("properties")
+                            .and_then(|p| p.get(name))
+                            .and_then(|p| p.get("description"))
+                            .and_then(Value::as_str)
+                            .map(|d| {
+                                format!(
+                                    "{} does not fit: {}",
+                                    e.instance(),
+                                    d.trim_end_matches('.')
+                                )
+                            })
+                    })
+                    .flatten();
+                    let msg = described.unwrap_or_else(|| truncate(&e.to_string(), 200));
                     if at.is_empty() {
                         msg
                     } else {
-                        format!("argument `{}`: {msg}", at.trim_start_matches('/'))
+                        format!("argument `{name}`: {msg}")
                     }
                 })
                 .collect();

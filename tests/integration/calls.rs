@@ -1358,7 +1358,7 @@ async fn billing_periods_are_validated_before_sending() {
         h.sim.clear_requests();
         let r = h.call(tool, args.clone()).await;
         assert!(is_error(&r), "{tool} {args}");
-        assert!(text(&r).contains("does not match"), "{tool}: {}", text(&r));
+        assert!(text(&r).contains("does not fit"), "{tool}: {}", text(&r));
         assert!(h.sim.requests().is_empty(), "{tool}: sent anyway");
     }
 }
