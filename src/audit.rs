@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::tool_table::{PRODUCTS, SPECS, TOOLS, ToolSpec};
 
 /// One tool as a security review sees it.
@@ -31,17 +32,17 @@ pub struct AuditRow {
 }
 
 /// o200k tokens of `tools/list` per `product/toolset`, for the tools enabled.
-pub fn tokens_per_toolset(writes_enabled: bool) -> std::collections::BTreeMap<String, usize> {
+pub fn tokens_per_toolset(config: &Config) -> std::collections::BTreeMap<String, usize> {
     let mut out = std::collections::BTreeMap::new();
-    for t in TOOLS.iter().filter(|t| t.is_read_only() || writes_enabled) {
+    for t in TOOLS.iter().filter(|t| config.serves(t)) {
         *out.entry(format!("{}/{}", t.product, t.toolset))
             .or_insert(0) += t.tokens;
     }
     out
 }
 
-/// The audit table; `writes_enabled` as the server would be configured.
-pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
+/// The audit table, `enabled` as the server configured by `config` would serve it.
+pub fn rows(config: &Config) -> Vec<AuditRow> {
     TOOLS
         .iter()
         .map(|t| {
@@ -51,7 +52,7 @@ pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
                 product: t.product,
                 toolset: t.toolset,
                 access: t.access.as_str(),
-                enabled: t.is_read_only() || writes_enabled,
+                enabled: config.serves(t),
                 method: t.method,
                 path: t.path,
                 operation_id: t.operation_id,
@@ -68,7 +69,7 @@ pub fn rows(writes_enabled: bool) -> Vec<AuditRow> {
             product: d.product,
             toolset: d.toolset,
             access: "read",
-            enabled: true,
+            enabled: config.selects(d.product, d.toolset),
             method: "-",
             path: d.uri,
             operation_id: "-",
@@ -91,8 +92,8 @@ pub enum Format {
 }
 
 /// Renders the audit; the second value is the number of enabled tools that can write.
-pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
-    let rows = rows(writes_enabled);
+pub fn render(format: Format, config: &Config) -> (String, usize) {
+    let rows = rows(config);
     let enabled_writes = rows
         .iter()
         .filter(|r| r.enabled && r.access != "read")
@@ -108,7 +109,7 @@ pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
             let doc = serde_json::json!({
                 "tools": rows,
                 "specs": specs,
-                "tokens_per_toolset": tokens_per_toolset(writes_enabled),
+                "tokens_per_toolset": tokens_per_toolset(config),
                 "summary": {
                     "tokens": rows.iter().filter(|r| r.enabled).map(|r| r.tokens).sum::<usize>(),
                     "tools": rows.len(),
@@ -187,7 +188,7 @@ pub fn render(format: Format, writes_enabled: bool) -> (String, usize) {
             for sp in SPECS {
                 let _ = writeln!(s, "{} v{} sha256:{}", sp.file, sp.version, sp.sha256);
             }
-            let per_set = tokens_per_toolset(writes_enabled);
+            let per_set = tokens_per_toolset(config);
             let _ = writeln!(
                 s,
                 "tools/list o200k tokens: {} ({})",

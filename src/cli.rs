@@ -69,11 +69,9 @@ pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether write tools are served, as the server would decide it.
-fn writes_enabled() -> anyhow::Result<bool> {
-    Ok(Config::from_env(&ProcessEnv)
-        .context("invalid configuration")?
-        .writes_enabled)
+/// The configuration the server would run with (what it serves).
+fn config() -> anyhow::Result<Config> {
+    Config::from_env(&ProcessEnv).context("invalid configuration")
 }
 
 /// `ionos-mcp check`: the table on stdout, exit 1 when any product fails.
@@ -90,7 +88,7 @@ pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
 
 /// `ionos-mcp audit [--format ...] [--deny-writes]`.
 pub fn audit(format: crate::audit::Format, deny_writes: bool) -> anyhow::Result<ExitCode> {
-    let (text, enabled_writes) = crate::audit::render(format, writes_enabled()?);
+    let (text, enabled_writes) = crate::audit::render(format, &config()?);
     std::io::stdout().lock().write_all(text.as_bytes())?;
     if deny_writes && enabled_writes > 0 {
         eprintln!(
@@ -108,10 +106,12 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         out.write_all(crate::audit::tools_markdown().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let writes = writes_enabled()?;
-    let served: Vec<&crate::tool_table::ToolSpec> = TOOLS
+    let config = config()?;
+    let served: Vec<&crate::tool_table::ToolSpec> =
+        TOOLS.iter().filter(|t| config.serves(t)).collect();
+    let documents: Vec<&crate::tool_table::DocumentSpec> = crate::tool_table::DOCUMENTS
         .iter()
-        .filter(|t| t.is_read_only() || writes)
+        .filter(|d| config.selects(d.product, d.toolset))
         .collect();
     if as_json {
         let list: Vec<Value> = served
@@ -139,7 +139,7 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        let documents = crate::tool_table::DOCUMENTS.iter().map(|d| {
+        let documents = documents.iter().map(|d| {
             json!({
                 "name": d.name,
                 "product": d.product,
@@ -177,23 +177,32 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
                 t.title
             )?;
         }
-        for d in crate::tool_table::DOCUMENTS {
+        for d in &documents {
             writeln!(
                 out,
                 "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
                 d.name, d.toolset, "read", "-", d.uri, d.title
             )?;
         }
-        writeln!(
-            out,
-            "\n{} tools",
-            served.len() + crate::tool_table::DOCUMENTS.len()
-        )?;
-        let hidden = TOOLS.len() - served.len();
-        if hidden > 0 {
+        writeln!(out, "\n{} tools", served.len() + documents.len())?;
+        let writes_off = TOOLS
+            .iter()
+            .filter(|t| !t.is_read_only() && !config.writes_enabled)
+            .count();
+        if writes_off > 0 {
             writeln!(
                 out,
-                "({hidden} write tools not served; IONOS_ENABLE_WRITES=true serves them)"
+                "({writes_off} write tools not served; IONOS_ENABLE_WRITES=true serves them)"
+            )?;
+        }
+        let unselected = TOOLS
+            .iter()
+            .filter(|t| !config.selects(t.product, t.toolset))
+            .count();
+        if unselected > 0 {
+            writeln!(
+                out,
+                "({unselected} tools outside IONOS_TOOLSETS not served)"
             )?;
         }
     }

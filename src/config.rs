@@ -56,6 +56,8 @@ pub struct Config {
     pub writes_enabled: bool,
     /// Time a call may spend on retries of GET requests (`IONOS_RETRY_BUDGET`, seconds).
     pub retry_budget: Duration,
+    /// `IONOS_TOOLSETS`: products, toolsets or `product/toolset`s to serve; `None` serves all.
+    pub toolsets: Option<Vec<String>>,
 }
 
 /// A configuration value that cannot be used.
@@ -129,6 +131,7 @@ impl Config {
             request_timeout: Duration::from_secs(seconds(env, "IONOS_TIMEOUT", 60)?),
             max_body_bytes: 10 * 1024 * 1024,
             retry_budget: Duration::from_secs(seconds(env, "IONOS_RETRY_BUDGET", 20)?),
+            toolsets: toolsets(env)?,
             writes_enabled: env
                 .get("IONOS_ENABLE_WRITES")
                 .is_some_and(|v| v == "true" || v == "1"),
@@ -145,6 +148,19 @@ impl Config {
         self
     }
 
+    /// Whether a tool of this product and toolset is in the `IONOS_TOOLSETS` selection.
+    pub fn selects(&self, product: &str, toolset: &str) -> bool {
+        self.toolsets.as_ref().is_none_or(|sel| {
+            sel.iter()
+                .any(|s| s == product || s == toolset || *s == format!("{product}/{toolset}"))
+        })
+    }
+
+    /// Whether the server serves this tool: selected, and read-only unless writes are on.
+    pub fn serves(&self, tool: &crate::tool_table::ToolSpec) -> bool {
+        (tool.is_read_only() || self.writes_enabled) && self.selects(tool.product, tool.toolset)
+    }
+
     /// Sets the base URL of every product `f` knows (the simulator's layout).
     pub fn with_base_urls(mut self, f: impl Fn(&str) -> Option<String>) -> Config {
         for p in PRODUCTS {
@@ -158,6 +174,51 @@ impl Config {
     pub fn base_url(&self, product: &str) -> Option<&str> {
         self.base_urls.get(product).map(String::as_str)
     }
+}
+
+/// `IONOS_TOOLSETS=compute,dns/dns,kubernetes`: every entry must name a product, a toolset or a
+/// `product/toolset` of the tool table.
+fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(raw) = env.get("IONOS_TOOLSETS") else {
+        return Ok(None);
+    };
+    let mut known: Vec<String> = Vec::new();
+    for t in crate::tool_table::TOOLS {
+        for k in [
+            t.product.to_string(),
+            t.toolset.to_string(),
+            format!("{}/{}", t.product, t.toolset),
+        ] {
+            if !known.contains(&k) {
+                known.push(k);
+            }
+        }
+    }
+    for d in crate::tool_table::DOCUMENTS {
+        for k in [d.product.to_string(), d.toolset.to_string()] {
+            if !known.contains(&k) {
+                known.push(k);
+            }
+        }
+    }
+    let wanted: Vec<String> = raw
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let unknown: Vec<&String> = wanted.iter().filter(|w| !known.contains(w)).collect();
+    if !unknown.is_empty() || wanted.is_empty() {
+        known.sort();
+        return Err(ConfigError {
+            variable: "IONOS_TOOLSETS".into(),
+            message: format!(
+                "unknown {:?}; use a comma-separated list of: {}",
+                unknown,
+                known.join(", ")
+            ),
+        });
+    }
+    Ok(Some(wanted))
 }
 
 fn seconds(env: &dyn Env, key: &str, default: u64) -> Result<u64, ConfigError> {

@@ -84,6 +84,12 @@ impl Dispatcher {
         tool: &'static ToolSpec,
         arguments: Option<Map<String, Value>>,
     ) -> Result<Output, ToolError> {
+        if !self.config.selects(tool.product, tool.toolset) {
+            return Err(ToolError::NotSelected {
+                tool: tool.name.to_string(),
+                toolset: format!("{}/{}", tool.product, tool.toolset),
+            });
+        }
         if tool.access == Access::Write && !self.config.writes_enabled {
             return Err(ToolError::WritesDisabled {
                 tool: tool.name.to_string(),

@@ -26,6 +26,11 @@ pub enum ToolError {
     MissingToken,
 
     #[error(
+        "{tool} is not served: IONOS_TOOLSETS does not include `{toolset}`. Add it to IONOS_TOOLSETS (or unset the variable to serve every toolset) and restart the client."
+    )]
+    NotSelected { tool: String, toolset: String },
+
+    #[error(
         "{variable} expired at {at}, so IONOS cannot be asked. {TOKEN_HELP} (with IONOS_TOKEN_FILE, replacing the file's contents is enough: no restart)."
     )]
     TokenExpired { variable: &'static str, at: String },

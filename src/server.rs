@@ -28,9 +28,14 @@ impl IonosServer {
     pub fn new(dispatcher: Arc<Dispatcher>) -> Self {
         let tools = TOOLS
             .iter()
-            .filter(|t| t.is_read_only() || dispatcher.config().writes_enabled)
+            .filter(|t| dispatcher.config().serves(t))
             .map(|t| t.to_mcp())
-            .chain(DOCUMENTS.iter().map(|d| d.to_mcp()))
+            .chain(
+                DOCUMENTS
+                    .iter()
+                    .filter(|d| dispatcher.config().selects(d.product, d.toolset))
+                    .map(|d| d.to_mcp()),
+            )
             .collect();
         IonosServer {
             dispatcher,

@@ -1428,3 +1428,32 @@ async fn client_side_filters_narrow_the_answers() {
     let products = r.structured_content.expect("structured")["products"].clone();
     assert_eq!(products.as_array().map(Vec::len), Some(1), "{products}");
 }
+
+/// `IONOS_TOOLSETS` narrows what is served; a tool outside it says how to add it.
+#[tokio::test]
+async fn toolsets_narrow_the_served_list() {
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    let mut config = crate::support::config_for(&format!("http://{}", sim.addr()))
+        .with_base_urls(|p| sim.base_url(p));
+    config.toolsets = Some(vec!["dns".into(), "compute/servers".into()]);
+    let h = Harness::with_config(sim, config).await;
+    let listed = h.client.list_all_tools().await.expect("tools/list");
+    assert!(listed.iter().any(|t| t.name == "list_dns_zones"));
+    assert!(listed.iter().any(|t| t.name == "get_server"));
+    assert!(
+        listed
+            .iter()
+            .all(|t| t.name != "list_datacenters" && t.name != "get_billing_focus_spec")
+    );
+    h.sim.clear_requests();
+    let r = h.call("list_datacenters", json!({})).await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("IONOS_TOOLSETS") && text(&r).contains("compute/datacenters"),
+        "{}",
+        text(&r)
+    );
+    assert!(h.sim.requests().is_empty());
+}
