@@ -41,6 +41,19 @@ fn answer(status: u16) -> Scripted {
 struct Script {
     queue: Arc<Mutex<VecDeque<Scripted>>>,
     seen: Arc<Mutex<Vec<(String, Instant)>>>,
+    /// Answers whose handler was dropped before it finished (the caller went away).
+    abandoned: Arc<Mutex<usize>>,
+}
+
+/// Counts a handler dropped before `done`.
+struct Abandon(Arc<Mutex<usize>>, bool);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if !self.1 {
+            *self.0.lock().unwrap() += 1;
+        }
+    }
 }
 
 async fn serve(script: Script) -> String {
@@ -62,7 +75,9 @@ async fn serve(script: Script) -> String {
                 .unwrap()
                 .pop_front()
                 .unwrap_or(answer(200));
+            let mut guard = Abandon(script.abandoned.clone(), false);
             tokio::time::sleep(next.delay).await;
+            guard.1 = true;
             let mut r: Response =
                 (StatusCode::from_u16(next.status).unwrap(), next.body).into_response();
             for (k, v) in next.headers {
@@ -334,5 +349,35 @@ async fn a_429_without_retry_after_backs_off_and_succeeds() {
         seen[1].1 - seen[0].1 >= Duration::from_millis(300),
         "no back-off"
     );
+    still_alive(&h).await;
+}
+
+/// A call the client cancels (rmcp sends `notifications/cancelled` when the call is dropped)
+/// drops the HTTP request to IONOS instead of letting it run on.
+#[tokio::test]
+async fn a_cancelled_call_aborts_its_request() {
+    let script = Script::default();
+    let mut slow = answer(200);
+    slow.delay = Duration::from_secs(5);
+    push(&script, [slow]);
+    let h = harness(&script, false).await;
+    let call = h.call("list_datacenters", json!({}));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), call)
+            .await
+            .is_err(),
+        "the slow call finished"
+    );
+    // Well before the 2 s request timeout could end it.
+    let deadline = Instant::now() + Duration::from_millis(800);
+    while *script.abandoned.lock().unwrap() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        *script.abandoned.lock().unwrap(),
+        1,
+        "the request to IONOS was not aborted"
+    );
+    assert_eq!(script.seen.lock().unwrap().len(), 1);
     still_alive(&h).await;
 }
