@@ -82,8 +82,44 @@ fn cloudapi_tool_table_builds_from_the_upstream_document() {
     }
 }
 
-/// The older upstream documents go through the generator: every GET operation becomes a tool
-/// of a manifest written on the fly, and the table builds and renders.
+/// Every GET (and HEAD) operation of `spec` as a tool of a manifest written on the fly; the
+/// table must build and render.
+fn build_all(spec_name: &str, spec: Spec) {
+    let gets: Vec<String> = spec
+        .operations()
+        .into_iter()
+        .filter(|o| o.method == "GET" || o.method == "HEAD")
+        .map(|o| o.operation_id)
+        .collect();
+    assert!(!gets.is_empty(), "{spec_name}: no GET operations");
+    let tools: String = gets
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            format!(
+                "      - {{name: tool_{i}, operation: {id}, access: read, toolset: t, title: T{i}, description: Tool {i}.}}\n"
+            )
+        })
+        .collect();
+    let manifest_text = format!(
+        "version: 1\nproducts:\n  p:\n    title: P\n    spec: {spec_name}\n    base_url: https://example.test\n    base_url_env: P_URL\n    auth: bearer\n    privilege: none\n    parameters:\n      hide: [\"X-Contract-Number\", MaxKeys, Marker, MaxUploads, KeyMarker, UploadIdMarker, PartNumberMarker, VersionIdMarker]\n    tools:\n{tools}"
+    );
+    let manifest =
+        ionos_mcp_codegen::manifest::parse(&manifest_text).expect("generated manifest parses");
+    let mut specs = BTreeMap::new();
+    specs.insert(spec_name.to_string(), spec);
+    let table = tool_table(&manifest, &specs)
+        .unwrap_or_else(|e| panic!("{spec_name}: the generator refused it:\n{e}"));
+    assert_eq!(table.tools.len(), gets.len());
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/tools.rs.j2"),
+    )
+    .expect("template");
+    ionos_mcp_codegen::render::render(&table, &template, "// check")
+        .unwrap_or_else(|e| panic!("{spec_name}: {e}"));
+}
+
+/// The older upstream documents go through the generator.
 #[test]
 fn older_upstream_documents_build_tool_tables() {
     for file in ["certmanager-v1.yaml", "auth-v1.yaml"] {
@@ -92,37 +128,28 @@ fn older_upstream_documents_build_tool_tables() {
         };
         let spec_name = format!("specs/{file}");
         let spec = Spec::parse(&spec_name, &bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let gets: Vec<String> = spec
-            .operations()
-            .into_iter()
-            .filter(|o| o.method == "GET")
-            .map(|o| o.operation_id)
-            .collect();
-        assert!(!gets.is_empty(), "{file}: no GET operations");
-        let tools: String = gets
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                format!(
-                    "      - {{name: tool_{i}, operation: {id}, access: read, toolset: t, title: T{i}, description: Tool {i}.}}\n"
-                )
-            })
-            .collect();
-        let manifest_text = format!(
-            "version: 1\nproducts:\n  p:\n    title: P\n    spec: {spec_name}\n    base_url: https://example.test\n    base_url_env: P_URL\n    auth: bearer\n    privilege: none\n    parameters:\n      hide: [\"X-Contract-Number\"]\n    tools:\n{tools}"
-        );
-        let manifest =
-            ionos_mcp_codegen::manifest::parse(&manifest_text).expect("generated manifest parses");
-        let mut specs = BTreeMap::new();
-        specs.insert(spec_name.clone(), spec);
-        let table = tool_table(&manifest, &specs)
-            .unwrap_or_else(|e| panic!("{file}: the generator refused it:\n{e}"));
-        assert_eq!(table.tools.len(), gets.len());
-        let template = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/tools.rs.j2"),
-        )
-        .expect("template");
-        ionos_mcp_codegen::render::render(&table, &template, "// upstream")
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        build_all(&spec_name, spec);
     }
+}
+
+/// Every document in `specs/` can serve all its read operations, selected yet or not.
+#[test]
+fn every_spec_file_builds_a_tool_table() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("specs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let name = format!(
+            "specs/{}",
+            path.file_name().and_then(|f| f.to_str()).unwrap_or("")
+        );
+        let bytes = std::fs::read(&path).expect("readable");
+        let spec = Spec::parse(&name, &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        build_all(&name, spec);
+        n += 1;
+    }
+    assert!(n >= 8, "only {n} spec files");
 }
