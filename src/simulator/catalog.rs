@@ -2,6 +2,10 @@
 //! management): `GET /<collection>` pages and filters, `GET /<collection>/<id>` answers one.
 //! Each product is a JSON file: its prefix and, per collection, the resource type, the
 //! `filter.<name>` parameters with the property each compares, and the items.
+//!
+//! Dates may be relative to the day the simulator starts: `${today-40}` in any string becomes
+//! that day as `YYYY-MM-DD`. A resource whose metadata has `notAfter` (a certificate) gets
+//! `expired` from it.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::paas::{self, ListRequest};
 use super::{Incoming, Product, reply};
+use crate::behaviour::Day;
 
 #[derive(Deserialize)]
 struct Data {
@@ -42,28 +47,63 @@ pub struct Catalog {
     prefix: &'static str,
     base: String,
     data: Data,
+    /// `YYYY-MM-DDT00:00:00Z` of the start day, for `expired`.
+    today: String,
 }
 
 impl Catalog {
     pub fn new(origin: &str, prefix: &'static str, json: &str) -> Result<Catalog, String> {
+        let today = Day::today();
+        let json = relative_dates(json, today).map_err(|e| format!("simulated {prefix}: {e}"))?;
         let data: Data =
-            serde_json::from_str(json).map_err(|e| format!("simulated {prefix}: {e}"))?;
+            serde_json::from_str(&json).map_err(|e| format!("simulated {prefix}: {e}"))?;
         Ok(Catalog {
             prefix,
             base: format!("{}{prefix}", origin.trim_end_matches('/')),
             data,
+            today: format!("{today}T00:00:00Z"),
         })
     }
 
     fn resource(&self, name: &str, c: &Collection, item: &Item) -> Value {
+        let mut metadata = item.metadata.clone();
+        if let Some(not_after) = metadata.get("notAfter").and_then(Value::as_str) {
+            let expired = not_after < self.today.as_str();
+            metadata.insert("expired".into(), Value::Bool(expired));
+        }
         paas::resource(
             &item.id,
             &c.kind,
             &format!("{}/{name}/{}", self.base, item.id),
-            item.metadata.clone(),
+            metadata,
             item.properties.clone(),
         )
     }
+}
+
+/// `${today}`, `${today-40}`, `${today+50}` -> that day as `YYYY-MM-DD`.
+fn relative_dates(text: &str, today: Day) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${today") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "${today".len()..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated date near {}", &rest[start..]))?;
+        let offset = match &after[..end] {
+            "" => 0,
+            days => days
+                .strip_prefix('+')
+                .unwrap_or(days)
+                .parse::<i64>()
+                .map_err(|_| format!("bad relative date ${{today{days}}}"))?,
+        };
+        out.push_str(&Day(today.0 + offset).to_string());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn matches(value: Option<&Value>, wanted: &str) -> bool {
@@ -118,5 +158,50 @@ impl Product for Catalog {
                 paas::ok(&paas::list(&paas::uuid_from(&href), &href, items, &r))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_dates_are_days_from_today() {
+        let today = Day::parse("2026-03-01").expect("date");
+        assert_eq!(
+            relative_dates(
+                r#"{"a": "${today-1}T05:00:00Z", "b": "${today+31}", "c": "${today}"}"#,
+                today
+            ),
+            Ok(
+                r#"{"a": "2026-02-28T05:00:00Z", "b": "2026-04-01", "c": "2026-03-01"}"#
+                    .to_string()
+            )
+        );
+        assert!(relative_dates("${today-x}", today).is_err());
+        assert!(relative_dates("${today-1", today).is_err());
+    }
+
+    #[test]
+    fn certificates_expire_by_their_end_date() {
+        let c = Catalog::new("http://h", "/certmanager", include_str!("certmanager.json"))
+            .expect("data");
+        let certs = &c.data.collections["certificates"];
+        let expired: Vec<(&str, bool)> = certs
+            .items
+            .iter()
+            .map(|i| {
+                let r = c.resource("certificates", certs, i);
+                (i.id.as_str(), r["metadata"]["expired"] == true)
+            })
+            .collect();
+        assert_eq!(
+            expired,
+            [
+                ("b8c1f0d2-4e6a-4c8e-9f1b-3d5f7a9c1e20", false),
+                ("9946151d-f5b2-4ea5-ac46-38abd167bcd2", false),
+                ("c9d2a1e3-5f7b-4d9f-a02c-4e6a8b0d2f31", true),
+            ]
+        );
     }
 }

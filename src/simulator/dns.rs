@@ -29,7 +29,14 @@ struct Data {
     secondary_zones: Vec<Zone>,
     #[serde(rename = "reverseRecords")]
     reverse_records: Vec<Item>,
-    quota: Value,
+    quota: Quota,
+}
+
+/// The quota's limits; its usage is counted from the data.
+#[derive(Deserialize)]
+struct Quota {
+    #[serde(rename = "quotaLimits")]
+    limits: Value,
 }
 
 #[derive(Deserialize, Clone)]
@@ -129,12 +136,22 @@ fn zone_file(zone: &Zone) -> String {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    // The SOA serial is the day of the last change, as YYYYMMDDnn.
+    let serial: String = zone
+        .metadata
+        .get("lastModifiedDate")
+        .and_then(Value::as_str)
+        .unwrap_or("2025-01-01")
+        .chars()
+        .take(10)
+        .filter(char::is_ascii_digit)
+        .collect();
     let mut out = String::new();
     let _ = writeln!(out, "$ORIGIN {origin}");
     let _ = writeln!(out, "$TTL 3600");
     let _ = writeln!(
         out,
-        "@\tIN\tSOA\t{}. hostmaster.{origin} (2025100101 86400 7200 3600000 3600)",
+        "@\tIN\tSOA\t{}. hostmaster.{origin} ({serial}01 86400 7200 3600000 3600)",
         ns.first().copied().unwrap_or("ns-ic.ui-dns.com")
     );
     for n in &ns {
@@ -258,6 +275,8 @@ impl Product for Dns {
                     .filter(|z| {
                         r.filter("zoneName")
                             .is_none_or(|n| paas::contains(z.properties.get("zoneName"), n))
+                            && r.filter("state")
+                                .is_none_or(|s| paas::equals(z.metadata.get("state"), s))
                     })
                     .map(|z| self.zone(z, "secondaryzone", "secondaryzones"))
                     .collect();
@@ -288,7 +307,8 @@ impl Product for Dns {
                         .collect();
                     let href = format!("{}/secondaryzones/{id}/records", self.base);
                     let mut body = paas::list(&paas::uuid_from(&href), &href, items, &r);
-                    body["metadata"] = json!({"zoneId": id});
+                    body["metadata"] =
+                        json!({"primaryIps": z.properties.get("primaryIps").unwrap_or(&json!([]))});
                     paas::ok(&body)
                 }
                 None => paas::not_found(&format!("Secondary zone {id} not found")),
@@ -313,13 +333,28 @@ impl Product for Dns {
                     None => paas::not_found(&format!("Reverse record {id} not found")),
                 }
             }
-            ["quota"] => paas::ok(&self.data.quota),
+            ["quota"] => paas::ok(&self.quota()),
             _ => reply::not_found(),
         }
     }
 }
 
 impl Dns {
+    /// `{quotaUsage, quotaLimits}`, the usage counted from the data.
+    fn quota(&self) -> Value {
+        let d = &self.data;
+        let records: usize = d.zones.iter().map(|z| z.records.len()).sum();
+        json!({
+            "quotaUsage": {
+                "zones": d.zones.len(),
+                "secondaryZones": d.secondary_zones.len(),
+                "records": records,
+                "reverseRecords": d.reverse_records.len(),
+            },
+            "quotaLimits": d.quota.limits,
+        })
+    }
+
     fn reverse(&self, rr: &Item) -> Value {
         paas::resource(
             &rr.id,
@@ -343,7 +378,19 @@ mod tests {
             text.starts_with("$ORIGIN example-shop.de.\n$TTL 3600\n"),
             "{text}"
         );
-        assert!(text.contains("\tIN\tSOA\t"), "{text}");
+        assert!(
+            text.contains(
+                "@\tIN\tSOA\tns-ic.ui-dns.com. hostmaster.example-shop.de. (2025100101 86400 7200 3600000 3600)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("staging\t300\tIN\tA\t198.51.100.21"),
+            "{text}"
+        );
+        // Disabled records are not served.
+        let old = zone_file(&dns.data.zones[2]);
+        assert!(!old.contains("\tIN\tA\t"), "{old}");
         assert!(
             text.contains("@\t86400\tIN\tNS\tns-ic.ui-dns.com."),
             "{text}"

@@ -50,7 +50,11 @@ impl Client {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, auth: Option<&str>) -> Answer {
-        let mut req = self.http.request(method, self.url(path));
+        self.fetch(method, self.url(path), auth).await
+    }
+
+    async fn fetch(&self, method: reqwest::Method, url: String, auth: Option<&str>) -> Answer {
+        let mut req = self.http.request(method, url);
         if let Some(auth) = auth {
             req = req.header("Authorization", auth);
         }
@@ -78,6 +82,25 @@ impl Client {
             Some(&format!("Bearer {DEMO_TOKEN}")),
         )
         .await
+    }
+
+    /// A GET of `path` below the base URL of another product (`dns`, `billing`, ...).
+    async fn get_at(&self, product: &str, path: &str) -> Answer {
+        let base = self.sim.base_url(product).expect("a simulated product");
+        self.fetch(
+            reqwest::Method::GET,
+            format!("{base}{path}"),
+            Some(&format!("Bearer {DEMO_TOKEN}")),
+        )
+        .await
+    }
+
+    /// A GET below another product's base URL that must succeed with JSON.
+    async fn ok_at(&self, product: &str, path: &str) -> Value {
+        let a = self.get_at(product, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{product} {path}: {}", a.text);
+        assert_eq!(a.content_type, "application/json", "{product} {path}");
+        a.json()
     }
 
     /// A GET that must succeed with JSON.
@@ -846,4 +869,729 @@ async fn dropping_the_simulator_stops_it() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(refused, "still accepting connections on {addr}");
+}
+
+const ZONE_SHOP: &str = "e74d0d15-f567-4b7d-9d3a-26b3a0e1f7a2";
+const ZONE_INTERNAL: &str = "3b8e6f21-90c4-4a7d-b2e5-7f1c9d0a4b36";
+const ZONE_OLD: &str = "9c2a4e6b-13d5-4f8a-a7c9-5e0b2d4f6a81";
+const RECORD_WWW: &str = "a1f3c2d4-1b2e-4c5d-8e9f-0a1b2c3d4e02";
+const SECONDARY: &str = "5d7f9b1c-2e4a-4c6e-8a0c-2e4a6c8e0a13";
+const REVERSE_WEB_01: &str = "7e9a1c3e-5f7b-4d9f-b1d3-5f7b9d1f3b57";
+
+#[tokio::test]
+async fn dns_zones_records_and_errors() {
+    let c = Client::start().await;
+    let base = c.sim.base_url("dns").expect("dns");
+
+    let zones = c.ok_at("dns", "/zones").await;
+    assert_eq!(ids(&zones), [ZONE_SHOP, ZONE_INTERNAL, ZONE_OLD]);
+    assert_eq!(zones["type"], "collection");
+    assert_eq!(zones["href"], format!("{base}/zones"));
+    assert_eq!(
+        (zones["offset"].clone(), zones["limit"].clone()),
+        (json!(0), json!(100))
+    );
+    assert_eq!(zones["items"][0]["type"], "zone");
+    assert_eq!(
+        zones["items"][0]["href"],
+        format!("{base}/zones/{ZONE_SHOP}")
+    );
+    assert_eq!(zones["items"][0]["metadata"]["state"], "AVAILABLE");
+    assert_eq!(
+        zones["items"][0]["metadata"]["nameservers"][0],
+        "ns-ic.ui-dns.com"
+    );
+
+    let page = c
+        .ok_at(
+            "dns",
+            "/zones?filter.zoneName=EXAMPLE-shop&limit=1&offset=1",
+        )
+        .await;
+    assert_eq!(ids(&page), [ZONE_INTERNAL]);
+    assert_eq!(
+        page["_links"],
+        json!({
+            "prev": format!("{base}/zones?offset=0&limit=1&filter.zoneName=EXAMPLE%2Dshop"),
+            "self": format!("{base}/zones?offset=1&limit=1&filter.zoneName=EXAMPLE%2Dshop"),
+        })
+    );
+    let failed = c.ok_at("dns", "/zones?filter.state=failed").await;
+    assert_eq!(ids(&failed), [ZONE_OLD]);
+    assert_error(
+        &c.get_at("dns", "/zones?filter.name=x").await,
+        400,
+        "paas-validation-1",
+    );
+    assert_error(
+        &c.get_at("dns", "/zones?limit=0").await,
+        400,
+        "paas-validation-1",
+    );
+
+    let zone = c.ok_at("dns", &format!("/zones/{ZONE_SHOP}")).await;
+    assert_eq!(
+        keys(&zone),
+        set(&["id", "type", "href", "metadata", "properties"])
+    );
+    assert_eq!(zone["properties"]["zoneName"], "example-shop.de");
+    assert_eq!(zone["properties"]["enabled"], true);
+
+    let record = c
+        .ok_at("dns", &format!("/zones/{ZONE_SHOP}/records/{RECORD_WWW}"))
+        .await;
+    assert_eq!(record["type"], "record");
+    assert_eq!(record["metadata"]["fqdn"], "www.example-shop.de");
+    assert_eq!(record["metadata"]["zoneId"], ZONE_SHOP);
+    assert_eq!(record["metadata"]["state"], "AVAILABLE");
+    assert_eq!(
+        record["properties"],
+        json!({"name": "www", "type": "A", "content": "203.0.113.21", "ttl": 3600, "enabled": true})
+    );
+    let records = c.ok_at("dns", &format!("/zones/{ZONE_SHOP}/records")).await;
+    assert_eq!(records["items"].as_array().map(Vec::len), Some(7));
+
+    // All zones' records, filtered.
+    let a = c.ok_at("dns", "/records?filter.type=a").await;
+    let contents: Vec<&str> = a["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["properties"]["content"].as_str())
+        .collect();
+    assert_eq!(
+        contents,
+        [
+            "203.0.113.21",
+            "203.0.113.21",
+            "203.0.113.22",
+            "198.51.100.21",
+            "10.7.222.11",
+            "10.7.222.12",
+            "10.7.222.21",
+            "203.0.113.21"
+        ]
+    );
+    let db = c
+        .ok_at(
+            "dns",
+            &format!("/records?filter.zoneId={ZONE_INTERNAL}&filter.name=db"),
+        )
+        .await;
+    assert_eq!(db["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        db["items"][0]["metadata"]["fqdn"],
+        "db-01.internal.example-shop.de"
+    );
+    let failed = c.ok_at("dns", "/records?filter.state=FAILED").await;
+    assert_eq!(failed["items"][0]["metadata"]["zoneId"], ZONE_OLD);
+
+    // DNSSEC keys on the shop zone only.
+    let keys_ = c.ok_at("dns", &format!("/zones/{ZONE_SHOP}/keys")).await;
+    assert_eq!(keys_["metadata"]["zoneId"], ZONE_SHOP);
+    assert_eq!(keys_["metadata"]["items"][0]["keyTag"], 30417);
+    assert_eq!(keys_["metadata"]["items"][0]["keyData"]["flags"], 257);
+    assert_eq!(
+        keys_["properties"]["keyParameters"]["algorithm"],
+        "RSASHA256"
+    );
+    assert_error(
+        &c.get_at("dns", &format!("/zones/{ZONE_INTERNAL}/keys"))
+            .await,
+        404,
+        "paas-resource-1",
+    );
+
+    // 404s carry the error document.
+    let missing = "00000000-0000-4000-8000-000000000000";
+    for path in [
+        format!("/zones/{missing}"),
+        format!("/zones/{missing}/records"),
+        format!("/zones/{ZONE_SHOP}/records/{missing}"),
+        format!("/zones/{missing}/zonefile"),
+        format!("/secondaryzones/{missing}"),
+        format!("/secondaryzones/{missing}/axfr"),
+        format!("/reverserecords/{missing}"),
+    ] {
+        let a = c.get_at("dns", &path).await;
+        assert_error(&a, 404, "paas-resource-1");
+        assert!(a.text.contains(missing), "{path}: {}", a.text);
+    }
+}
+
+#[tokio::test]
+async fn dns_zone_file_secondary_zones_reverse_records_and_quota() {
+    let c = Client::start().await;
+    let a = c
+        .get_at("dns", &format!("/zones/{ZONE_SHOP}/zonefile"))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.content_type, "text/plain");
+    let lines: Vec<&str> = a.text.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "$ORIGIN example-shop.de.",
+            "$TTL 3600",
+            "@\tIN\tSOA\tns-ic.ui-dns.com. hostmaster.example-shop.de. (2025100101 86400 7200 3600000 3600)",
+            "@\t86400\tIN\tNS\tns-ic.ui-dns.com.",
+        ]
+    );
+    for line in [
+        "@\t86400\tIN\tNS\tns-ic.ui-dns.biz.",
+        "@\t3600\tIN\tA\t203.0.113.21",
+        "www\t3600\tIN\tA\t203.0.113.22",
+        "api\t3600\tIN\tCNAME\twww.example-shop.de.",
+        "@\t3600\tIN\tMX\t10 mx00.ionos.de.",
+        "@\t3600\tIN\tTXT\t\"v=spf1 include:_spf-eu.ionos.com ~all\"",
+    ] {
+        assert!(lines.contains(&line), "{line:?} missing: {}", a.text);
+    }
+    assert_eq!(lines.len(), 4 + 3 + 7);
+
+    let secondary = c.ok_at("dns", "/secondaryzones").await;
+    assert_eq!(ids(&secondary), [SECONDARY]);
+    assert_eq!(secondary["items"][0]["type"], "secondaryzone");
+    assert_eq!(
+        secondary["items"][0]["metadata"]["nameservers"][0],
+        "nscs.ui-dns.com"
+    );
+    let none = c.ok_at("dns", "/secondaryzones?filter.state=FAILED").await;
+    assert_eq!(ids(&none), Vec::<String>::new());
+    let zone = c
+        .ok_at("dns", &format!("/secondaryzones/{SECONDARY}"))
+        .await;
+    assert_eq!(zone["properties"]["zoneName"], "partner-mirror.eu");
+    assert_eq!(
+        zone["properties"]["primaryIps"],
+        json!(["203.0.113.10", "2001:db8::10"])
+    );
+    let records = c
+        .ok_at(
+            "dns",
+            &format!("/secondaryzones/{SECONDARY}/records?limit=1"),
+        )
+        .await;
+    assert_eq!(
+        records["metadata"]["primaryIps"],
+        zone["properties"]["primaryIps"]
+    );
+    assert_eq!(records["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        records["items"][0]["metadata"]["rootName"],
+        "partner-mirror.eu"
+    );
+    assert_eq!(records["items"][0]["metadata"]["fqdn"], "partner-mirror.eu");
+    assert!(records["_links"]["next"].is_string(), "{records}");
+    let axfr = c
+        .ok_at("dns", &format!("/secondaryzones/{SECONDARY}/axfr"))
+        .await;
+    assert_eq!(axfr["items"][0]["primaryIp"], "203.0.113.10");
+    assert_eq!(axfr["items"][0]["status"], "SUCCESS");
+    assert_eq!(axfr["items"][1]["status"], "FAILED");
+
+    let reverse = c.ok_at("dns", "/reverserecords?offset=1").await;
+    assert_eq!(reverse["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(reverse["items"][0]["properties"]["ip"], "203.0.113.22");
+    let one = c
+        .ok_at("dns", &format!("/reverserecords/{REVERSE_WEB_01}"))
+        .await;
+    assert_eq!(one["type"], "reverserecord");
+    assert_eq!(
+        one["properties"],
+        json!({"name": "www.example-shop.de", "description": "web-01", "ip": "203.0.113.21"})
+    );
+
+    let quota = c.ok_at("dns", "/quota").await;
+    assert_eq!(
+        quota["quotaUsage"],
+        json!({"zones": 3, "secondaryZones": 1, "records": 12, "reverseRecords": 3})
+    );
+    assert_eq!(quota["quotaLimits"]["zones"], 100);
+}
+
+const CERT_WWW: &str = "b8c1f0d2-4e6a-4c8e-9f1b-3d5f7a9c1e20";
+const CERT_ALB: &str = "9946151d-f5b2-4ea5-ac46-38abd167bcd2";
+const CERT_LEGACY: &str = "c9d2a1e3-5f7b-4d9f-a02c-4e6a8b0d2f31";
+const AUTO_CERT: &str = "2d4f6a8c-0e2b-4d6f-8a0c-2e4b6d8f0a21";
+const PROVIDER_LE: &str = "6e8a0c2e-4b6d-4f8a-a2c4-6e8a0c2e4b61";
+const PROVIDER_EAB: &str = "7f9b1d3f-5c7e-4a9b-b3d5-7f9b1d3f5c72";
+
+#[tokio::test]
+async fn certificate_manager() {
+    let c = Client::start().await;
+    let base = c.sim.base_url("certmanager").expect("certmanager");
+
+    let all = c.ok_at("certmanager", "/certificates").await;
+    assert_eq!(ids(&all), [CERT_WWW, CERT_ALB, CERT_LEGACY]);
+    assert_eq!(all["href"], format!("{base}/certificates"));
+    let page = c
+        .ok_at("certmanager", "/certificates?offset=1&limit=1")
+        .await;
+    assert_eq!(ids(&page), [CERT_ALB]);
+    assert_eq!(page["offset"], 1);
+    assert_eq!(
+        page["_links"]["next"],
+        format!("{base}/certificates?offset=2&limit=1")
+    );
+    let www = c
+        .ok_at("certmanager", "/certificates?filter.commonName=www.EXAMPLE")
+        .await;
+    assert_eq!(ids(&www), [CERT_WWW]);
+    let auto = c
+        .ok_at(
+            "certmanager",
+            &format!("/certificates?filter.autoCertificate={AUTO_CERT}"),
+        )
+        .await;
+    assert_eq!(ids(&auto), [CERT_WWW]);
+
+    let cert = c
+        .ok_at("certmanager", &format!("/certificates/{CERT_WWW}"))
+        .await;
+    assert_eq!(cert["type"], "certificate");
+    assert_eq!(cert["href"], format!("{base}/certificates/{CERT_WWW}"));
+    assert_eq!(cert["metadata"]["commonName"], "www.example-shop.de");
+    assert_eq!(cert["metadata"]["expired"], false);
+    assert_eq!(cert["metadata"]["autoCertificate"], AUTO_CERT);
+    // The simulator sends the private key; the MCP server must redact it.
+    assert_eq!(
+        cert["properties"]["privateKey"],
+        "-----BEGIN PRIVATE KEY-----\nSIMULATED\n-----END PRIVATE KEY-----"
+    );
+    let legacy = c
+        .ok_at("certmanager", &format!("/certificates/{CERT_LEGACY}"))
+        .await;
+    assert_eq!(legacy["metadata"]["expired"], true);
+
+    // The application load balancer's HTTPS rule serves a certificate of this account.
+    let rule = c
+        .ok(&format!(
+            "/datacenters/{DC_FRA}/applicationloadbalancers/8e670b17-999c-40d3-a496-1a266bf0c533/forwardingrules/0ed14c73-968e-4844-9d2e-49b1537ffbfa"
+        ))
+        .await;
+    assert_eq!(rule["properties"]["serverCertificates"], json!([CERT_ALB]));
+
+    let autos = c
+        .ok_at("certmanager", "/auto-certificates?filter.commonName=shop")
+        .await;
+    assert_eq!(ids(&autos), [AUTO_CERT]);
+    let auto = c
+        .ok_at("certmanager", &format!("/auto-certificates/{AUTO_CERT}"))
+        .await;
+    assert_eq!(auto["type"], "auto-certificate");
+    assert_eq!(auto["properties"]["provider"], PROVIDER_LE);
+    assert_eq!(auto["metadata"]["lastIssuedCertificate"], CERT_WWW);
+
+    let providers = c.ok_at("certmanager", "/providers?limit=1").await;
+    assert_eq!(ids(&providers), [PROVIDER_LE]);
+    let eab = c
+        .ok_at("certmanager", &format!("/providers/{PROVIDER_EAB}"))
+        .await;
+    assert_eq!(eab["type"], "provider");
+    assert_eq!(
+        eab["properties"]["externalAccountBinding"],
+        json!({"keyId": "kid-SIMULATED-1", "keySecret": "SIMULATED-EAB-SECRET"})
+    );
+
+    assert_error(
+        &c.get_at("certmanager", "/providers?filter.name=x").await,
+        400,
+        "paas-validation-1",
+    );
+    for path in [
+        "/certificates/00000000-0000-4000-8000-000000000000",
+        "/auto-certificates/00000000-0000-4000-8000-000000000000",
+        "/providers/00000000-0000-4000-8000-000000000000",
+    ] {
+        let a = c.get_at("certmanager", path).await;
+        assert_error(&a, 404, "paas-resource-1");
+        assert!(
+            a.text.contains("00000000-0000-4000-8000-000000000000"),
+            "{}",
+            a.text
+        );
+    }
+    assert_error(&c.get_at("certmanager", "/nothing").await, 404, "309");
+}
+
+const ACCESS_KEY_BACKUP: &str = "3c5e7a9c-1e3b-4d5f-a7c9-1e3b5d7f9a33";
+const ACCESS_KEY_LEGACY: &str = "4d6f8b0d-2f4c-4e6a-b8d0-2f4c6e8a0b44";
+
+#[tokio::test]
+async fn object_storage_management() {
+    let c = Client::start().await;
+    let base = c.sim.base_url("objectstorage").expect("objectstorage");
+
+    let keys_ = c.ok_at("objectstorage", "/accesskeys").await;
+    assert_eq!(ids(&keys_), [ACCESS_KEY_BACKUP, ACCESS_KEY_LEGACY]);
+    assert_eq!(keys_["href"], format!("{base}/accesskeys"));
+    let second = c
+        .ok_at("objectstorage", "/accesskeys?offset=1&limit=5")
+        .await;
+    assert_eq!(ids(&second), [ACCESS_KEY_LEGACY]);
+    assert_eq!(second["limit"], 5);
+    let found = c
+        .ok_at(
+            "objectstorage",
+            "/accesskeys?filter.accesskeyId=EXAMPLEACCESSKEY0002",
+        )
+        .await;
+    assert_eq!(ids(&found), [ACCESS_KEY_LEGACY]);
+
+    let key = c
+        .ok_at("objectstorage", &format!("/accesskeys/{ACCESS_KEY_BACKUP}"))
+        .await;
+    assert_eq!(key["type"], "accesskey");
+    assert_eq!(key["properties"]["accessKey"], "EXAMPLEACCESSKEY0001");
+    // The simulator sends the secret; the MCP server must redact it.
+    assert_eq!(key["properties"]["secretKey"], "SIMULATED-SECRET-1");
+    assert_eq!(key["metadata"]["status"], "AVAILABLE");
+    assert_eq!(key["metadata"]["supportedRegions"][0], "eu-central-3");
+
+    let regions = c.ok_at("objectstorage", "/regions").await;
+    assert_eq!(
+        ids(&regions),
+        [
+            "eu-central-3",
+            "eu-central-4",
+            "de",
+            "eu-south-2",
+            "us-central-1"
+        ]
+    );
+    let endpoints: Vec<(&str, &str)> = regions["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["properties"]["endpoint"].as_str().unwrap_or_default(),
+                r["properties"]["location"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            ("s3.eu-central-3.ionoscloud.com", "de/txl"),
+            ("s3.eu-central-4.ionoscloud.com", "de/fra"),
+            ("s3.eu-central-1.ionoscloud.com", "de/fra"),
+            ("s3.eu-south-2.ionoscloud.com", "es/vit"),
+            ("s3.us-central-1.ionoscloud.com", "us/mci"),
+        ]
+    );
+    let page = c.ok_at("objectstorage", "/regions?offset=3&limit=1").await;
+    assert_eq!(ids(&page), ["eu-south-2"]);
+    let de = c.ok_at("objectstorage", "/regions/de").await;
+    assert_eq!(de["type"], "region");
+    assert_eq!(
+        de["properties"]["capability"],
+        json!({"iam": false, "s3select": false})
+    );
+
+    for path in [
+        "/accesskeys/00000000-0000-4000-8000-000000000000",
+        "/regions/mars-1",
+    ] {
+        assert_error(
+            &c.get_at("objectstorage", path).await,
+            404,
+            "paas-resource-1",
+        );
+    }
+    assert_error(
+        &c.get_at("objectstorage", "/regions?filter.location=x")
+            .await,
+        400,
+        "paas-validation-1",
+    );
+}
+
+const CONTRACT: i64 = 31_000_000;
+
+#[tokio::test]
+async fn activity_log() {
+    use crate::behaviour::Day;
+    let c = Client::start().await;
+    let base = c.sim.base_url("activitylog").expect("activitylog");
+
+    let info = c.ok_at("activitylog", "/activitylog/v1").await;
+    assert_eq!(info["href"], format!("{base}/activitylog/v1"));
+    let contracts = c.ok_at("activitylog", "/activitylog/v1/contracts").await;
+    assert_eq!(
+        contracts,
+        json!([{"id": CONTRACT, "type": "contract", "href": format!("{base}/activitylog/v1/contracts/{CONTRACT}")}])
+    );
+
+    let path = format!("/activitylog/v1/contracts/{CONTRACT}");
+    let all = c.ok_at("activitylog", &format!("{path}?limit=1000")).await;
+    assert_eq!(all["hits"]["total"], 40);
+    let hits = all["hits"]["hits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hits.len(), 40);
+    let time = |h: &Value| {
+        h["_source"]["meta"]["time"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        hits.windows(2).all(|w| time(&w[0]) >= time(&w[1])),
+        "not newest first"
+    );
+    let is_poll = |h: &Value| {
+        let e = &h["_source"]["event"];
+        e["param"]["action"] == "GET"
+            && e["param"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.contains("/requests/") && u.contains("/status"))
+            && e["resources"][0]["action"] == json!(["request.status.get"])
+    };
+    assert_eq!(hits.iter().filter(|h| is_poll(h)).count(), 12);
+    let first = &hits[0]["_source"];
+    assert_eq!(first["principal"]["identity"]["contractNumber"], CONTRACT);
+    assert!(first["meta"]["requestId"].is_string());
+
+    // The last seven days, inclusive: changes and status polls.
+    let today = Day::today();
+    let week_ago = Day(today.0 - 7);
+    let week = c
+        .ok_at(
+            "activitylog",
+            &format!("{path}?dateStart={week_ago}&dateEnd={today}"),
+        )
+        .await;
+    let in_week = week["hits"]["hits"].as_array().cloned().unwrap_or_default();
+    assert_eq!(week["hits"]["total"], 12);
+    assert_eq!(in_week.len(), 12);
+    assert_eq!(in_week.iter().filter(|h| is_poll(h)).count(), 4);
+    assert!(in_week.iter().all(|h| time(h) >= week_ago.to_string()));
+    let expected: Vec<Value> = hits
+        .iter()
+        .filter(|h| time(h) >= week_ago.to_string())
+        .cloned()
+        .collect();
+    assert_eq!(in_week, expected);
+
+    // Paging keeps the total of the range.
+    let page = c
+        .ok_at(
+            "activitylog",
+            &format!("{path}?dateStart={week_ago}&dateEnd={today}&offset=10&limit=5"),
+        )
+        .await;
+    assert_eq!(page["hits"]["total"], 12);
+    assert_eq!(page["hits"]["hits"], json!(in_week[10..]));
+
+    // One day, both ends inclusive.
+    let yesterday = Day(today.0 - 1);
+    let day = c
+        .ok_at(
+            "activitylog",
+            &format!("{path}?dateStart={yesterday}&dateEnd={yesterday}"),
+        )
+        .await;
+    assert_eq!(day["hits"]["total"], 1);
+    assert!(time(&day["hits"]["hits"][0]).starts_with(&yesterday.to_string()));
+    let future = c
+        .ok_at("activitylog", &format!("{path}?dateStart=2999-01-01"))
+        .await;
+    assert_eq!(future["hits"], json!({"total": 0, "hits": []}));
+
+    for bad in [
+        "dateStart=2026-02-30",
+        "dateEnd=26-01-01",
+        "dateStart=2026-03-10&dateEnd=2026-03-01",
+        "limit=0",
+        "offset=x",
+    ] {
+        assert_error(
+            &c.get_at("activitylog", &format!("{path}?{bad}")).await,
+            400,
+            "100",
+        );
+    }
+    let a = c
+        .get_at("activitylog", "/activitylog/v1/contracts/12345")
+        .await;
+    assert_error(&a, 404, "404");
+    assert!(a.text.contains("12345"), "{}", a.text);
+}
+
+#[tokio::test]
+async fn billing() {
+    use crate::behaviour::Day;
+    let c = Client::start().await;
+    let today = Day::today();
+    let first = Day::parse(&format!("{}-01", &today.to_string()[..7])).expect("date");
+    let last_month = Day(first.0 - 1).to_string()[..7].to_string();
+    let invoice = format!("{}0042", last_month.replace('-', ""));
+
+    let ping = c.get_at("billing", "/intern/ping").await;
+    assert_eq!(
+        (ping.status, ping.content_type.as_str()),
+        (StatusCode::OK, "text/plain")
+    );
+    let profile = c.ok_at("billing", "/profile").await;
+    assert_eq!(profile["companies"][0]["contractId"], "31000000");
+
+    let invoices = c.ok_at("billing", &format!("/{CONTRACT}/invoices")).await;
+    assert_eq!(invoices["metadata"]["contractId"], "31000000");
+    let list = invoices["invoices"].as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["id"], invoice);
+    let one = c
+        .ok_at("billing", &format!("/{CONTRACT}/invoices/{invoice}"))
+        .await;
+    assert_eq!(one["metadata"]["postingPeriod"], last_month);
+    assert_eq!(one["metadata"]["startDate"], format!("{last_month}-01"));
+    assert_eq!(one["metadata"]["endDate"], Day(first.0 - 1).to_string());
+    assert_eq!(one["total"]["quantity"], list[0]["amount"]);
+    assert_eq!(one["datacenters"][1]["name"], "staging");
+    let by_period = c.ok_at("billing", &format!("/invoices/{last_month}")).await;
+    assert_eq!(by_period, json!([one]));
+    let other = c
+        .ok_at("billing", &format!("/invoices/{last_month}?contractid=999"))
+        .await;
+    assert_eq!(other, json!([]));
+    assert_eq!(c.ok_at("billing", "/invoices/2001-01").await, json!([]));
+
+    // Usage of last month agrees with its invoice.
+    let usage = c
+        .ok_at("billing", &format!("/{CONTRACT}/usage?period={last_month}"))
+        .await;
+    assert_eq!(usage["startDate"], format!("{last_month}-01"));
+    let cores = &usage["datacenters"][0]["meters"][1];
+    assert_eq!(cores["meterId"], "C02000");
+    let invoiced = one["datacenters"][0]["meters"][1]["quantity"]["quantity"]
+        .as_f64()
+        .unwrap_or_default();
+    assert_eq!(cores["quantity"]["quantity"], format!("{invoiced:.2}"));
+    let gpu = usage["datacenters"][0]["meters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["meterId"] == "G01000")
+        .cloned();
+    assert_eq!(
+        gpu.map(|m| m["quantity"]["quantity"].clone()),
+        Some(json!("0.00"))
+    );
+    let staging = c
+        .ok_at("billing", &format!("/{CONTRACT}/usage/{DC_TXL}"))
+        .await;
+    assert_eq!(staging["datacenters"].as_array().map(Vec::len), Some(1));
+    assert_eq!(staging["datacenters"][0]["name"], "staging");
+
+    // Utilization per resource, filtered.
+    let util = c
+        .ok_at(
+            "billing",
+            &format!("/{CONTRACT}/utilization/{last_month}?dc={DC_FRA}&type=server"),
+        )
+        .await;
+    assert_eq!(util["datacenters"].as_array().map(Vec::len), Some(1));
+    let meters = util["datacenters"][0]["meters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(meters.len(), 9);
+    assert!(
+        meters
+            .iter()
+            .all(|m| m["type"] == "SERVER" && m["region"] == "de/fra")
+    );
+    let web = c
+        .ok_at(
+            "billing",
+            &format!(
+                "/{CONTRACT}/utilization/daily/{}?resource={WEB_01}",
+                Day(today.0 - 1)
+            ),
+        )
+        .await;
+    assert_eq!(web["startDate"], Day(today.0 - 1).to_string());
+    let web_meters = web["datacenters"][0]["meters"].clone();
+    assert_eq!(web_meters[0]["name"], "web-01");
+    assert_eq!(
+        web_meters[0]["quantity"],
+        json!({"quantity": 96.0, "unit": "h"})
+    );
+    assert_eq!(
+        web_meters[1]["quantity"],
+        json!({"quantity": 192.0, "unit": "GB h"})
+    );
+    assert_eq!(web["datacenters"][1]["meters"], json!([]));
+    let future = c
+        .ok_at(
+            "billing",
+            &format!("/{CONTRACT}/utilization/daily/2999-01-01"),
+        )
+        .await;
+    assert_eq!(future["datacenters"][0]["meters"], json!([]));
+
+    let traffic = c
+        .ok_at(
+            "billing",
+            &format!("/{CONTRACT}/traffic/{last_month}?ip=true"),
+        )
+        .await;
+    assert_eq!(traffic["metadata"]["period"], last_month);
+    assert_eq!(traffic["trafficObj"]["vdc"][0]["vdcName"], "production");
+    assert_eq!(
+        traffic["trafficObj"]["vdc"][0]["dates"][0]["Date"],
+        format!("{last_month}-01")
+    );
+    assert_eq!(traffic["trafficObj"]["nic"][0]["ip"], "203.0.113.21");
+    let no_ip = c.ok_at("billing", &format!("/{CONTRACT}/traffic")).await;
+    assert_eq!(no_ip["trafficObj"]["nic"], json!([]));
+    let evn = c
+        .ok_at("billing", &format!("/{CONTRACT}/evn/{last_month}"))
+        .await;
+    assert_eq!(evn["datacenters"][0]["vdcUUID"], DC_FRA);
+    assert_eq!(evn["datacenters"][0]["data"][0]["resourceUUID"], WEB_01);
+    let products = c
+        .ok_at("billing", &format!("/{CONTRACT}/products?date=2026-01-15"))
+        .await;
+    assert_eq!(
+        products["products"][0],
+        json!({"meterId": "C01000", "meterDesc": "CORE AMD usage", "deprecated": false, "unit": "h",
+               "type": "consumption", "term": null, "unitCost": {"quantity": "0.0395", "unit": "EUR"}})
+    );
+
+    // Periods are YYYY-MM, dates YYYY-MM-DD.
+    for path in [
+        "/invoices/2026-13".to_string(),
+        "/invoices/26-01".to_string(),
+        format!("/{CONTRACT}/evn/2026-1"),
+        format!("/{CONTRACT}/traffic/2026-00"),
+        format!("/{CONTRACT}/usage?period=2026"),
+        format!("/{CONTRACT}/usage/{DC_FRA}?period=x"),
+        format!("/{CONTRACT}/utilization/2026-01-01"),
+        format!("/{CONTRACT}/utilization/daily/2026-02-30"),
+        format!("/{CONTRACT}/utilization/daily/2026-02"),
+        format!("/{CONTRACT}/utilization?type=TOASTER"),
+        format!("/{CONTRACT}/products?date=2026-1-1"),
+    ] {
+        let a = c.get_at("billing", &path).await;
+        assert_error(&a, 400, "100");
+        assert!(
+            a.text.contains("YYYY") || a.text.contains("type"),
+            "{path}: {}",
+            a.text
+        );
+    }
+    for path in [
+        "/12345/invoices".to_string(),
+        "/12345/usage".to_string(),
+        format!("/{CONTRACT}/invoices/2001010042"),
+        format!("/{CONTRACT}/usage/00000000-0000-4000-8000-000000000000"),
+    ] {
+        assert_error(&c.get_at("billing", &path).await, 404, "404");
+    }
+    assert_error(
+        &c.get_at("billing", &format!("/{CONTRACT}/nothing")).await,
+        404,
+        "309",
+    );
 }

@@ -1422,7 +1422,7 @@ async fn client_side_filters_narrow_the_answers() {
     let r = h
         .call(
             "list_billing_products",
-            json!({"contract": CONTRACT, "filter": "ssd"}),
+            json!({"contract": CONTRACT, "filter": "premium"}),
         )
         .await;
     let products = r.structured_content.expect("structured")["products"].clone();
