@@ -80,6 +80,36 @@ impl Spec {
         })
     }
 
+    /// Every `$ref` that points nowhere in this document, as (JSON pointer of the reference,
+    /// target). Flattening turns such a reference into an untyped object, so the mistake would
+    /// otherwise go unnoticed.
+    pub fn dangling_refs(&self) -> Vec<(String, String)> {
+        fn walk(spec: &Spec, v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+            match v {
+                Value::Object(map) => {
+                    for (k, sub) in map {
+                        if k == "$ref"
+                            && let Some(r) = sub.as_str()
+                            && spec.lookup(r).is_none()
+                        {
+                            out.push((at.to_string(), r.to_string()));
+                        }
+                        walk(spec, sub, &format!("{at}/{}", escape_pointer(k)), out);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, sub) in items.iter().enumerate() {
+                        walk(spec, sub, &format!("{at}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &self.raw, "#", &mut out);
+        out
+    }
+
     /// All operations with an operationId, in document order.
     pub fn operations(&self) -> Vec<SpecOperation> {
         let mut out = Vec::new();

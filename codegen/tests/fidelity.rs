@@ -134,3 +134,26 @@ fn every_spec_file_matches_the_api_facts() {
     assert!(files >= 1);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Every `$ref` in every document under `specs/` resolves within that document.
+#[test]
+fn no_spec_has_a_dangling_reference() {
+    let dir = root().join("specs");
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("specs/ readable") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let bytes = std::fs::read(&path).expect("spec readable");
+        let spec = Spec::parse(name, &bytes).expect("spec parses");
+        checked += 1;
+        for (at, target) in spec.dangling_refs() {
+            problems.push(format!("{name}: {at} -> {target}"));
+        }
+    }
+    assert!(checked >= 8, "only {checked} spec files found in {}", dir.display());
+    assert!(problems.is_empty(), "dangling references:\n{}", problems.join("\n"));
+}
