@@ -58,6 +58,23 @@ pub struct Config {
     pub retry_budget: Duration,
     /// `IONOS_TOOLSETS`: products, toolsets or `product/toolset`s to serve; `None` serves all.
     pub toolsets: Option<Vec<String>>,
+    /// The S3 data plane of Object Storage.
+    pub s3: S3Settings,
+}
+
+/// Access key pair and endpoint choice for the S3 tools.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// `IONOS_S3_ACCESS_KEY`.
+    pub access_key: Option<String>,
+    /// `IONOS_S3_SECRET_KEY`.
+    pub secret_key: Option<Secret>,
+    /// `IONOS_S3_REGION`: the signing region of the base endpoint, when its host name does not
+    /// tell (`s3.<region>.ionoscloud.com` does).
+    pub region: Option<String>,
+    /// `IONOS_S3_ENDPOINT` is set: every bucket is addressed there. Otherwise each bucket's
+    /// region is looked up and its regional endpoint used.
+    pub single_endpoint: bool,
 }
 
 /// A configuration value that cannot be used.
@@ -132,6 +149,14 @@ impl Config {
             max_body_bytes: 10 * 1024 * 1024,
             retry_budget: Duration::from_secs(seconds(env, "IONOS_RETRY_BUDGET", 20)?),
             toolsets: toolsets(env)?,
+            s3: S3Settings {
+                access_key: env.get("IONOS_S3_ACCESS_KEY").map(|v| v.trim().to_string()),
+                secret_key: env
+                    .get("IONOS_S3_SECRET_KEY")
+                    .map(|v| Secret::new(v.trim())),
+                region: env.get("IONOS_S3_REGION").map(|v| v.trim().to_string()),
+                single_endpoint: env.get("IONOS_S3_ENDPOINT").is_some(),
+            },
             writes_enabled: env
                 .get("IONOS_ENABLE_WRITES")
                 .is_some_and(|v| v == "true" || v == "1"),

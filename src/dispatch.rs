@@ -30,6 +30,16 @@ pub struct Dispatcher {
     /// Per product: no request before this instant (after a 429 or an exhausted quota).
     cooldowns: std::sync::Mutex<HashMap<&'static str, Instant>>,
     validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
+    /// S3: the endpoint each bucket was found at.
+    s3_endpoints: crate::s3::EndpointCache,
+}
+
+/// What an S3 request needs beyond the generic ones: the key pair and where the bucket is.
+struct S3Call {
+    access_key: String,
+    secret_key: crate::config::Secret,
+    bucket: Option<String>,
+    endpoint: crate::s3::Endpoint,
 }
 
 /// Installs the TLS crypto provider once per process.
@@ -57,6 +67,7 @@ impl Dispatcher {
             cooldowns: std::sync::Mutex::new(HashMap::new()),
             config: Arc::new(config),
             validators,
+            s3_endpoints: crate::s3::EndpointCache::default(),
         })
     }
 
@@ -214,7 +225,25 @@ impl Dispatcher {
     }
 
     async fn send(&self, tool: &'static ToolSpec, req: RequestParts) -> Result<Output, ToolError> {
-        let url = self.url_for(tool, &req);
+        let s3 = if tool.product().auth == "sigv4" {
+            let (access_key, secret_key) = crate::s3::keys(&self.config.s3, tool.name)?;
+            let bucket = crate::s3::bucket_of(&req.path);
+            let endpoint = self
+                .s3_endpoint(tool, bucket.as_deref(), &access_key, &secret_key)
+                .await?;
+            Some(S3Call {
+                access_key,
+                secret_key,
+                bucket,
+                endpoint,
+            })
+        } else {
+            None
+        };
+        let url = match &s3 {
+            Some(c) => format!("{}{}", c.endpoint.url, req.path),
+            None => self.url_for(tool, &req),
+        };
         let method =
             reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut builder = self.http.request(method, &url).query(&req.query);
@@ -243,7 +272,26 @@ impl Dispatcher {
                     detail: "the request could not be prepared".into(),
                 });
             };
-            let sent = this.send().await;
+            let sent = match &s3 {
+                // Signed per attempt: the signature covers the time.
+                Some(c) => match this.build() {
+                    Ok(mut request) => {
+                        crate::s3::sign(
+                            &mut request,
+                            &c.access_key,
+                            &c.secret_key,
+                            &c.endpoint.region,
+                            std::time::SystemTime::now(),
+                        )
+                        .map_err(|e| ToolError::BadResponse {
+                            detail: format!("the request could not be signed: {e}"),
+                        })?;
+                        self.http.execute(request).await
+                    }
+                    Err(e) => Err(e),
+                },
+                None => this.send().await,
+            };
             let (status, headers, result) = match sent {
                 Err(e) => {
                     let retryable = e.is_connect() || e.is_request() || e.is_body();
@@ -272,11 +320,20 @@ impl Dispatcher {
             tracing::debug!(tool = tool.name, method = req.method, path = %req.path, status, attempt, ms = started.elapsed().as_millis() as u64, "IONOS call");
             let body = result?;
             if (200..300).contains(&status) {
+                if req.method == "HEAD" {
+                    return Ok(Output::Json(crate::s3::head_result(tool, &headers)));
+                }
                 let media = headers
                     .get(reqwest::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 return shape(tool, &req, media, &body);
+            }
+            let s3_error = s3.as_ref().and_then(|_| crate::xml::s3_error(&body));
+            if status == 404
+                && let Some(v) = s3_error.as_ref().and_then(crate::s3::not_configured)
+            {
+                return Ok(Output::Json(v));
             }
             let retry_after = retry_after(&headers);
             if status == 429 {
@@ -290,7 +347,24 @@ impl Dispatcher {
                     tokio::time::sleep(wait).await;
                 }
                 None => {
-                    let mut err = self.status_error(tool, &req, status, &body);
+                    let mut err = match &s3 {
+                        Some(c) => {
+                            if let Some(b) = &c.bucket
+                                && matches!(status, 301 | 400)
+                            {
+                                self.s3_endpoints.forget(b);
+                            }
+                            crate::s3::refusal(
+                                tool,
+                                status,
+                                s3_error.as_ref(),
+                                c.bucket.as_deref(),
+                                &c.endpoint,
+                                self.config.s3.single_endpoint,
+                            )
+                        }
+                        None => self.status_error(tool, &req, status, &body),
+                    };
                     if let ToolError::RateLimited { retry } = &mut err {
                         *retry = match retry_after {
                             Some(d) => format!(
@@ -305,6 +379,122 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Where a bucket is addressed: `IONOS_S3_ENDPOINT` when set (and for requests without a
+    /// bucket), else the bucket's regional endpoint, found once and cached.
+    async fn s3_endpoint(
+        &self,
+        tool: &'static ToolSpec,
+        bucket: Option<&str>,
+        access_key: &str,
+        secret_key: &crate::config::Secret,
+    ) -> Result<crate::s3::Endpoint, ToolError> {
+        let url = self
+            .config
+            .base_url(tool.product)
+            .unwrap_or(tool.product().base_url)
+            .trim_end_matches('/')
+            .to_string();
+        let region = self
+            .config
+            .s3
+            .region
+            .clone()
+            .or_else(|| crate::s3::region_of_endpoint(&url))
+            .unwrap_or_else(|| crate::s3::DEFAULT_REGION.to_string());
+        let home = crate::s3::Endpoint { url, region };
+        let Some(bucket) = bucket else {
+            return Ok(home);
+        };
+        if self.config.s3.single_endpoint {
+            return Ok(home);
+        }
+        if let Some(found) = self.s3_endpoints.get(bucket) {
+            return Ok(found);
+        }
+        // GetBucketLocation, asked at the base endpoint.
+        let mut parts = RequestParts::new("GET");
+        parts.literal("/");
+        parts.segment(bucket);
+        let url = format!("{}{}", home.url, parts.path);
+        let mut request = self
+            .http
+            .get(&url)
+            .query(&[("location", "")])
+            .build()
+            .map_err(|e| self.transport_error(tool, &url, e))?;
+        crate::s3::sign(
+            &mut request,
+            access_key,
+            secret_key,
+            &home.region,
+            std::time::SystemTime::now(),
+        )
+        .map_err(|e| ToolError::BadResponse {
+            detail: format!("the request could not be signed: {e}"),
+        })?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| self.transport_error(tool, &url, e))?;
+        let status = response.status().as_u16();
+        let body = self.read_body(tool, &url, response).await?;
+        if !(200..300).contains(&status) {
+            return Err(crate::s3::refusal(
+                tool,
+                status,
+                crate::xml::s3_error(&body).as_ref(),
+                Some(bucket),
+                &home,
+                false,
+            ));
+        }
+        let region = crate::s3::location_constraint(&body)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| home.region.clone());
+        let endpoint = if region == home.region {
+            home
+        } else {
+            let url = match self.region_endpoint(&region).await {
+                Some(u) => u,
+                None => crate::s3::known_endpoint(&region),
+            };
+            crate::s3::Endpoint { url, region }
+        };
+        tracing::debug!(bucket, endpoint = %endpoint.url, region = %endpoint.region, "S3 bucket located");
+        self.s3_endpoints.put(bucket, endpoint.clone());
+        Ok(endpoint)
+    }
+
+    /// A region's S3 endpoint from the Object Storage management API, if it can be asked.
+    async fn region_endpoint(&self, region: &str) -> Option<String> {
+        let product = crate::tool_table::product(crate::s3::MANAGEMENT_PRODUCT)?;
+        let base = self
+            .config
+            .base_url(product.key)
+            .unwrap_or(product.base_url)
+            .trim_end_matches('/')
+            .to_string();
+        let mut parts = RequestParts::new("GET");
+        parts.literal("/regions/");
+        parts.segment(region);
+        let mut builder = self.http.get(format!("{base}{}", parts.path));
+        match self.credentials.current().ok()? {
+            Auth::Bearer(t) => builder = builder.bearer_auth(t.expose()),
+            Auth::Basic { username, password } => {
+                builder = builder.basic_auth(username, Some(password.expose()));
+            }
+        }
+        let response = builder.send().await.ok()?;
+        if !response.status().is_success() {
+            tracing::debug!(region, status = %response.status(), "region lookup failed; using the known endpoint");
+            return None;
+        }
+        let v: Value = response.json().await.ok()?;
+        let endpoint = v.pointer("/properties/endpoint")?.as_str()?;
+        (!endpoint.trim().is_empty()).then(|| crate::s3::endpoint_url(endpoint))
     }
 
     /// How long to wait before the next attempt, or `None` to give up: at most
@@ -480,6 +670,22 @@ fn shape(
 ) -> Result<Output, ToolError> {
     let is_json =
         media.contains("json") || (media.is_empty() && tool.response_media.contains("json"));
+    let xml_schema = tool
+        .xml_schema
+        .filter(|_| !is_json && (media.contains("xml") || media.is_empty()));
+    if let Some(schema) = xml_schema {
+        if body.is_empty() {
+            return Ok(Output::Json(Value::Object(Map::new())));
+        }
+        let text = std::str::from_utf8(body).map_err(|_| ToolError::BadResponse {
+            detail: "the XML answer is not UTF-8".into(),
+        })?;
+        let schema: Value = serde_json::from_str(schema).unwrap_or(Value::Null);
+        let value = crate::xml::to_json(text, &schema).map_err(|e| ToolError::BadResponse {
+            detail: truncate(&e, 160),
+        })?;
+        return finish_json(tool, req, value);
+    }
     if !is_json {
         let text = String::from_utf8_lossy(body).into_owned();
         return Ok(match tool.wrap {
@@ -493,9 +699,14 @@ fn shape(
     if body.is_empty() {
         return Ok(Output::Json(Value::Object(Map::new())));
     }
-    let mut value: Value = serde_json::from_slice(body).map_err(|e| ToolError::BadResponse {
+    let value: Value = serde_json::from_slice(body).map_err(|e| ToolError::BadResponse {
         detail: format!("not JSON: {}", truncate(&e.to_string(), 120)),
     })?;
+    finish_json(tool, req, value)
+}
+
+/// Redaction, null dropping, client-side paging and wrapping of a JSON answer.
+fn finish_json(tool: &ToolSpec, req: &RequestParts, mut value: Value) -> Result<Output, ToolError> {
     for key in tool.redact {
         redact(&mut value, key);
     }

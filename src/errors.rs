@@ -102,6 +102,19 @@ pub enum ToolError {
 
     #[error("IONOS sent an answer that could not be read ({detail}).")]
     BadResponse { detail: String },
+
+    #[error(
+        "{tool} needs an Object Storage access key pair, and {missing} not set. Create a key pair in the DCD under Object Storage > Access Keys (the secret key is shown once, at creation), set IONOS_S3_ACCESS_KEY and IONOS_S3_SECRET_KEY in the MCP client's configuration, and restart the client. All other tools work without them."
+    )]
+    S3KeysMissing { tool: String, missing: String },
+
+    #[error("Object Storage refused the request ({status} {code}){message}. {hint}")]
+    S3Refused {
+        status: u16,
+        code: String,
+        message: String,
+        hint: String,
+    },
 }
 
 /// Formats an IONOS error body's messages for appending to a sentence.

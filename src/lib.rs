@@ -19,6 +19,8 @@ pub mod credentials;
 pub mod dispatch;
 pub mod errors;
 pub mod request;
+pub mod s3;
 pub mod server;
 pub mod simulator;
 pub mod tool_table;
+pub mod xml;

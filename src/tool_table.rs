@@ -48,6 +48,10 @@ pub struct ToolSpec {
     pub output_schema: Option<&'static str>,
     pub response_media: &'static str,
     pub wrap: Option<&'static str>,
+    /// For XML answers: the response schema's shape (JSON text) that guides the conversion.
+    pub xml_schema: Option<&'static str>,
+    /// Declared headers of the success answer and their JSON types (HEAD tools).
+    pub response_headers: &'static [(&'static str, &'static str)],
     pub paging: Paging,
     /// Property names removed from results.
     pub redact: &'static [&'static str],

@@ -84,6 +84,9 @@ pub struct Product {
 pub enum AuthScheme {
     /// `Authorization: Bearer $IONOS_TOKEN` (or HTTP Basic with username and password).
     Bearer,
+    /// AWS Signature Version 4 with an Object Storage access key pair
+    /// (`IONOS_S3_ACCESS_KEY`, `IONOS_S3_SECRET_KEY`).
+    Sigv4,
     /// No credentials.
     None,
 }
@@ -92,6 +95,7 @@ impl AuthScheme {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthScheme::Bearer => "bearer",
+            AuthScheme::Sigv4 => "sigv4",
             AuthScheme::None => "none",
         }
     }

@@ -57,6 +57,8 @@ struct ToolCtx {
     output_schema: Option<String>,
     response_media: String,
     wrap: Option<String>,
+    xml_schema: Option<String>,
+    response_headers: Vec<(String, String)>,
     paging: String,
     redact: Vec<String>,
     tokens: usize,
@@ -160,8 +162,14 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
     let arg_of = |name: &str| tool.args.iter().find(|a| a.name == name);
 
     let mut steps = Vec::new();
+    // A query part in the path key (S3's sub-resource flags: `/{Bucket}?versioning`,
+    // `/{Bucket}?list-type=2`) is sent as fixed query parameters, so the path stays a path.
+    let (path, flags) = tool
+        .path
+        .split_once('?')
+        .unwrap_or((tool.path.as_str(), ""));
     // The path, split into literal text and encoded segments.
-    let mut rest = tool.path.as_str();
+    let mut rest = path;
     while let Some(start) = rest.find('{') {
         let end = rest[start..]
             .find('}')
@@ -202,6 +210,20 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
     }
     if !rest.is_empty() {
         steps.push(literal(rest));
+    }
+    for flag in flags.split('&').filter(|f| !f.is_empty()) {
+        let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
+        // A flag the operation also declares as a query parameter is sent once, as that.
+        if tool.wire.iter().any(|w| w.location == "query" && w.name == name) {
+            continue;
+        }
+        steps.push(StepCtx {
+            kind: "query_fixed".into(),
+            wire: name.into(),
+            ident: String::new(),
+            optional: false,
+            value: format!("{value:?}"),
+        });
     }
     for w in tool.wire.iter().filter(|w| w.location != "path") {
         if let Some(f) = &w.fixed {
@@ -288,6 +310,11 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
             .map(|s| serde_json::to_string(s).unwrap_or_default()),
         response_media: tool.response_media.clone(),
         wrap: tool.wrap.clone(),
+        xml_schema: tool
+            .xml_schema
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_default()),
+        response_headers: tool.response_headers.clone(),
         paging: format!("{:?}", tool.paging),
         redact: tool.redact.clone(),
         tokens: tool.tokens,

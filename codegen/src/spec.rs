@@ -58,6 +58,9 @@ pub struct SpecOperation {
     pub pointer: String,
     /// Schema and media type of the success response.
     pub response: Option<(String, Value)>,
+    /// Headers the success response declares, with their JSON type (`ETag`, `x-amz-meta-*`):
+    /// what a HEAD operation answers with.
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl Spec {
@@ -136,6 +139,7 @@ impl Spec {
                     description: op.description.clone(),
                     params,
                     response: self.success_response(&pointer),
+                    response_headers: self.success_headers(&pointer),
                     pointer,
                 });
             }
@@ -189,6 +193,38 @@ impl Spec {
             .or_else(|| content.iter().next())?;
         let schema = mt.get("schema")?;
         Some((media.clone(), self.flatten(schema)))
+    }
+
+    /// The headers of the first 2xx response, with their schema types.
+    fn success_headers(&self, op_pointer: &str) -> Vec<(String, String)> {
+        let Some(responses) = self
+            .lookup(op_pointer)
+            .and_then(|op| op.get("responses"))
+            .and_then(Value::as_object)
+        else {
+            return Vec::new();
+        };
+        let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
+        codes.sort();
+        let Some(resp) = codes.first().and_then(|c| responses.get(*c)) else {
+            return Vec::new();
+        };
+        let resp = self.deref(resp);
+        resp.get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, h)| {
+                let ty = self
+                    .deref(h)
+                    .get("schema")
+                    .map(|s| self.deref(s))
+                    .and_then(|s| s.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("string");
+                (name.clone(), ty.to_string())
+            })
+            .collect()
     }
 
     /// Follows a local `$ref` (`#/components/...`).
@@ -342,7 +378,8 @@ impl Spec {
         Value::Object(out)
     }
 
-    /// Keeps JSON Schema keywords, recursing into sub-schemas; drops OpenAPI-only ones.
+    /// Keeps JSON Schema keywords, recursing into sub-schemas; drops OpenAPI-only ones but
+    /// `xml` (element names of XML answers; JSON Schema ignores it).
     fn clean_keyword(
         &self,
         key: &str,
@@ -351,7 +388,7 @@ impl Spec {
         depth: usize,
     ) -> Option<Value> {
         match key {
-            "nullable" | "example" | "examples" | "readOnly" | "writeOnly" | "xml"
+            "nullable" | "example" | "examples" | "readOnly" | "writeOnly"
             | "externalDocs" | "discriminator" | "deprecated" | "$ref" | "allOf" => None,
             k if k.starts_with("x-") => None,
             "properties" => {

@@ -77,6 +77,11 @@ pub struct ToolDef {
     pub response_media: String,
     /// Non-object JSON answers are wrapped in an object under this key.
     pub wrap: Option<String>,
+    /// For XML answers: the response schema reduced to what the XML-to-JSON conversion
+    /// needs (`type`, `properties`, `items`, `additionalProperties`, `xml`).
+    pub xml_schema: Option<Value>,
+    /// Headers the success response declares, with their JSON types (HEAD answers).
+    pub response_headers: Vec<(String, String)>,
     pub redact: Vec<String>,
     /// o200k tokens of the tool's `tools/list` entry.
     pub tokens: usize,
@@ -766,6 +771,10 @@ fn build_tool(
         Some((media, _)) => (media.clone(), None, None),
         None => ("application/json".to_string(), None, None),
     };
+    let xml_schema = match &op.response {
+        Some((media, schema)) if media.contains("xml") => Some(xml_shape(schema)),
+        _ => None,
+    };
 
     Some(ToolDef {
         name: entry.name.clone(),
@@ -786,6 +795,8 @@ fn build_tool(
         output_schema,
         response_media,
         wrap,
+        xml_schema,
+        response_headers: op.response_headers.clone(),
         redact: entry.redact.clone(),
         tokens: 0,
         behaviour,
@@ -990,6 +1001,38 @@ fn compact(schema: &Value, level: usize) -> Value {
         }
         other => json!({"type": other}),
     }
+}
+
+/// The parts of a flattened schema that XML-to-JSON conversion reads.
+fn xml_shape(schema: &Value) -> Value {
+    let Some(obj) = schema.as_object() else {
+        return json!({});
+    };
+    let mut out = Map::new();
+    for (k, v) in obj {
+        match k.as_str() {
+            "type" | "xml" => {
+                out.insert(k.clone(), v.clone());
+            }
+            "items" => {
+                out.insert(k.clone(), xml_shape(v));
+            }
+            "additionalProperties" if v.is_object() => {
+                out.insert(k.clone(), xml_shape(v));
+            }
+            "properties" => {
+                let props = v
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, sub)| (name.clone(), xml_shape(sub)))
+                    .collect();
+                out.insert(k.clone(), Value::Object(props));
+            }
+            _ => {}
+        }
+    }
+    Value::Object(out)
 }
 
 /// JSON pointer of an operation, for messages.

@@ -111,7 +111,19 @@ fn the_tool_table_holds_its_invariants() {
         // Not collections: `list_dns_zone_dnssec_keys` answers one key-set object, and the
         // billing tools answer reports (an invoice list, usage per data center) whole.
         let collection = t.name != "list_dns_zone_dnssec_keys" && t.product != "billing";
-        if t.name.starts_with("list_") && collection {
+        // S3 lists page the S3 way: a page size and a token or markers from the last page.
+        let s3_paged = t.product == "objectstorage_s3" && t.name != "list_object_storage_buckets";
+        if s3_paged {
+            let props = input["properties"].as_object().expect("properties");
+            for arg in ["max_keys", "prefix"] {
+                if !props.contains_key(arg) {
+                    problems.push(format!("{}: S3 list tool without `{arg}`", t.name));
+                }
+            }
+            if !props.contains_key("continuation_token") && !props.contains_key("key_marker") {
+                problems.push(format!("{}: S3 list tool without a page token", t.name));
+            }
+        } else if t.name.starts_with("list_") && collection {
             let props = input["properties"].as_object().expect("properties");
             for arg in ["depth", "offset", "limit"] {
                 // `depth` is the Cloud API's (GET /k8s/versions answers plain strings and
