@@ -4,8 +4,9 @@
 //! `filter.<name>` parameters with the property each compares, and the items.
 //!
 //! Dates may be relative to the day the simulator starts: `${today-40}` in any string becomes
-//! that day as `YYYY-MM-DD`. A resource whose metadata has `notAfter` (a certificate) gets
-//! `expired` from it.
+//! that day as `YYYY-MM-DD`. `${origin}` becomes the simulator's origin (`http://127.0.0.1:PORT`),
+//! for properties that point at another simulated API. A resource whose metadata has
+//! `notAfter` (a certificate) gets `expired` from it.
 
 use std::collections::BTreeMap;
 
@@ -54,12 +55,14 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(origin: &str, prefix: &'static str, json: &str) -> Result<Catalog, String> {
         let today = Day::today();
-        let json = relative_dates(json, today).map_err(|e| format!("simulated {prefix}: {e}"))?;
+        let origin = origin.trim_end_matches('/');
+        let json = relative_dates(&json.replace("${origin}", origin), today)
+            .map_err(|e| format!("simulated {prefix}: {e}"))?;
         let data: Data =
             serde_json::from_str(&json).map_err(|e| format!("simulated {prefix}: {e}"))?;
         Ok(Catalog {
             prefix,
-            base: format!("{}{prefix}", origin.trim_end_matches('/')),
+            base: format!("{origin}{prefix}"),
             data,
             today: format!("{today}T00:00:00Z"),
         })
@@ -82,7 +85,7 @@ impl Catalog {
 }
 
 /// `${today}`, `${today-40}`, `${today+50}` -> that day as `YYYY-MM-DD`.
-fn relative_dates(text: &str, today: Day) -> Result<String, String> {
+pub(super) fn relative_dates(text: &str, today: Day) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${today") {

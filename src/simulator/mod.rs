@@ -7,9 +7,12 @@
 //!   its data in `cloudapi.json`
 //! - `tree`: the generic resource tree that serves most endpoints (paths, depth, paging, filters)
 //! - `query`, `reply`: query parameters and answers in the Cloud API's conventions
+//! - `s3`: the Object Storage S3 data plane at `/s3/{region}`, with its data in `s3.json`
 //!
 //! Every request is recorded before it is answered. Requests need `Authorization: Bearer <any
 //! non-empty token>` or `Basic ...`; the bearer token `expired` is refused like an expired one.
+//! S3 requests (`/s3/...`) are signed instead (AWS Signature Version 4 with
+//! [`DEMO_S3_ACCESS_KEY`] and [`DEMO_S3_SECRET_KEY`]) and checked by `s3`.
 
 mod activitylog;
 mod auth;
@@ -20,8 +23,11 @@ mod dns;
 mod paas;
 mod query;
 mod reply;
+mod s3;
 mod tree;
 
+#[cfg(test)]
+mod s3_tests;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +35,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::Response;
@@ -40,6 +47,13 @@ pub const DEMO_TOKEN: &str = "demo-token";
 
 /// The bearer token the simulator refuses as expired.
 pub const EXPIRED_TOKEN: &str = "expired";
+
+/// The Object Storage access key the S3 endpoints accept (one of the management API's access
+/// keys in `objectstorage.json`).
+pub const DEMO_S3_ACCESS_KEY: &str = "EXAMPLEACCESSKEY0001";
+
+/// The secret key of [`DEMO_S3_ACCESS_KEY`], for signing S3 requests.
+pub const DEMO_S3_SECRET_KEY: &str = "SIMULATED-SECRET-1/wJalrXUtnFEMIK7MDENG+";
 
 /// One request as the simulator received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,14 +78,18 @@ impl Simulator {
     pub async fn start() -> std::io::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let products = products(&format!("http://{addr}")).map_err(|e| {
+        let origin = format!("http://{addr}");
+        let invalid = |e: String| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("simulated account: {e}"),
             )
-        })?;
+        };
+        let products = products(&origin).map_err(invalid)?;
+        let s3 = s3::S3::new(&origin, OBJECT_STORAGE).map_err(invalid)?;
         let shared = Arc::new(Shared {
             products,
+            s3,
             log: Mutex::new(Vec::new()),
         });
         let app = Router::new()
@@ -111,6 +129,7 @@ impl Simulator {
             "dns" => format!("{origin}/dns"),
             "certmanager" => format!("{origin}/certmanager"),
             "objectstorage" => format!("{origin}/s3-management"),
+            "objectstorage_s3" => format!("{origin}{}/eu-central-3", s3::PREFIX),
             "billing" => format!("{origin}/billing"),
             "activitylog" => origin,
             _ => return None,
@@ -159,6 +178,10 @@ impl std::fmt::Debug for Simulator {
 /// The simulated account's contract number (as `cloudapi.json` has it).
 const CONTRACT: i64 = 31_000_000;
 
+/// The Object Storage management API's data: access keys, and the regions whose endpoints
+/// `s3` serves.
+const OBJECT_STORAGE: &str = include_str!("objectstorage.json");
+
 /// The simulated products, each under its own prefix of `origin`. A new product (DNS at
 /// `/dns`, billing at `/billing`, ...) is one more entry here.
 fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
@@ -174,7 +197,7 @@ fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
         Box::new(catalog::Catalog::new(
             origin,
             "/s3-management",
-            include_str!("objectstorage.json"),
+            OBJECT_STORAGE,
         )?),
         Box::new(activitylog::ActivityLog::new(origin, CONTRACT)),
         Box::new(billing::Billing::new(CONTRACT)),
@@ -198,6 +221,7 @@ struct Incoming<'a> {
 
 struct Shared {
     products: Vec<Box<dyn Product>>,
+    s3: s3::S3,
     log: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -206,6 +230,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
     let query = query::decode_pairs(uri.query().unwrap_or(""));
@@ -223,6 +248,16 @@ async fn handle(
             query: query.clone(),
             authorization: authorization.clone(),
         });
+    if s3::is_s3(&path) {
+        // Signed with AWS Signature Version 4, checked by the S3 endpoint itself.
+        return shared.s3.handle(&s3::Request {
+            method: &method,
+            path: &path,
+            query: uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+        });
+    }
     let mut response = match authenticate(authorization.as_deref()) {
         Err(refused) => reply::unauthorized(refused),
         Ok(()) => route(&shared, &method, &path, &query),

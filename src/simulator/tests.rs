@@ -1245,7 +1245,7 @@ async fn object_storage_management() {
     assert_eq!(key["type"], "accesskey");
     assert_eq!(key["properties"]["accessKey"], "EXAMPLEACCESSKEY0001");
     // The simulator sends the secret; the MCP server must redact it.
-    assert_eq!(key["properties"]["secretKey"], "SIMULATED-SECRET-1");
+    assert_eq!(key["properties"]["secretKey"], super::DEMO_S3_SECRET_KEY);
     assert_eq!(key["metadata"]["status"], "AVAILABLE");
     assert_eq!(key["metadata"]["supportedRegions"][0], "eu-central-3");
 
@@ -1271,14 +1271,15 @@ async fn object_storage_management() {
             )
         })
         .collect();
+    let origin = format!("http://{}", c.sim.addr());
     assert_eq!(
         endpoints,
         [
-            ("s3.eu-central-3.ionoscloud.com", "de/txl"),
-            ("s3.eu-central-4.ionoscloud.com", "de/fra"),
-            ("s3.eu-central-1.ionoscloud.com", "de/fra"),
-            ("s3.eu-south-2.ionoscloud.com", "es/vit"),
-            ("s3.us-central-1.ionoscloud.com", "us/mci"),
+            (format!("{origin}/s3/eu-central-3").as_str(), "de/txl"),
+            (format!("{origin}/s3/eu-central-4").as_str(), "de/fra"),
+            (format!("{origin}/s3/de").as_str(), "de/fra"),
+            (format!("{origin}/s3/eu-south-2").as_str(), "es/vit"),
+            (format!("{origin}/s3/us-central-1").as_str(), "us/mci"),
         ]
     );
     let page = c.ok_at("objectstorage", "/regions?offset=3&limit=1").await;
