@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::config::{Config, Credentials, ProcessEnv, Secret};
 use crate::dispatch::{Dispatcher, Output};
 use crate::server::IonosServer;
-use crate::simulator::{DEMO_TOKEN, Simulator};
+use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
 use crate::tool_table::TOOLS;
 
 /// Logs go to stderr: on stdio, stdout carries only the protocol.
@@ -37,6 +37,13 @@ pub async fn dispatcher(demo: bool) -> anyhow::Result<(Arc<Dispatcher>, Option<S
             .with_origin(&format!("http://{}", sim.addr()))
             .with_base_urls(|product| sim.base_url(product));
         config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
+        // The demo's S3 buckets sit in two regions, found as with a real account.
+        config.s3 = crate::config::S3Settings {
+            access_key: Some(DEMO_S3_ACCESS_KEY.to_string()),
+            secret_key: Some(Secret::new(DEMO_S3_SECRET_KEY)),
+            region: Some("eu-central-3".to_string()),
+            single_endpoint: false,
+        };
         let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
         return Ok((Arc::new(d), Some(sim)));
     }

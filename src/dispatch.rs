@@ -109,6 +109,14 @@ impl Dispatcher {
         let (req, args) = self.prepare(tool, arguments)?;
         let behaviour = crate::behaviour::of(tool);
         let mut out = self.send(tool, req).await?;
+        // A HEAD answer says which resource it is about: the arguments that named it.
+        if tool.method == "HEAD"
+            && let (Output::Json(Value::Object(obj)), Value::Object(given)) = (&mut out, &args)
+        {
+            for (k, v) in given {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         if let (Some(b), Output::Json(v)) = (behaviour, &mut out) {
             let omitted = crate::behaviour::finish(b, &args, v);
             if omitted > 0

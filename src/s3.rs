@@ -105,8 +105,8 @@ pub fn sign(
         .map_err(|e| e.to_string())?
         .into_parts();
     for (name, value) in instructions.headers() {
-        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let name =
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
         let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
         if name == reqwest::header::AUTHORIZATION {
             value.set_sensitive(true);
@@ -254,13 +254,20 @@ pub fn refusal(
         .filter(|e| !e.message.is_empty())
         .map(|e| format!(": {}", e.message.chars().take(300).collect::<String>()))
         .unwrap_or_default();
-    let bucket_name = bucket.map(|b| format!("`{b}`")).unwrap_or_else(|| "the bucket".into());
+    let bucket_name = bucket
+        .map(|b| format!("`{b}`"))
+        .unwrap_or_else(|| "the bucket".into());
     let extra = |name: &str| {
         error
             .and_then(|e| e.extra.iter().find(|(k, _)| k == name))
             .map(|(_, v)| v.clone())
     };
     let hint = match code.as_str() {
+        // HEAD answers carry no body, so a refusal does not say why.
+        "AccessDenied" if error.is_none() => format!(
+            "S3 gives no reason for a refused HEAD request: either IONOS_S3_ACCESS_KEY/IONOS_S3_SECRET_KEY do not match (list_object_storage_buckets would say SignatureDoesNotMatch), or the key may not read {bucket_name}. The S3 tools need {}.",
+            tool.product().privilege
+        ),
         "SignatureDoesNotMatch" => "IONOS_S3_SECRET_KEY does not belong to IONOS_S3_ACCESS_KEY. Check both values (the DCD shows a secret key only once, when the key pair is created under Object Storage > Access Keys; create a new pair if it is lost).".to_string(),
         "InvalidAccessKeyId" => "IONOS_S3_ACCESS_KEY is not a known access key; it may have been deleted. See list_object_storage_access_keys, or the DCD under Object Storage > Access Keys.".to_string(),
         "AccessDenied" | "AllAccessDisabled" => format!(
@@ -314,7 +321,10 @@ pub fn head_result(tool: &ToolSpec, headers: &reqwest::header::HeaderMap) -> Val
                 }
             }
             if !meta.is_empty() {
-                out.insert(field_name(prefix.trim_end_matches('-')), Value::Object(meta));
+                out.insert(
+                    field_name(prefix.trim_end_matches('-')),
+                    Value::Object(meta),
+                );
             }
             continue;
         }
@@ -351,7 +361,10 @@ mod tests {
     #[test]
     fn regions_from_ionos_host_names() {
         for (url, region) in [
-            ("https://s3.eu-central-3.ionoscloud.com", Some("eu-central-3")),
+            (
+                "https://s3.eu-central-3.ionoscloud.com",
+                Some("eu-central-3"),
+            ),
             ("https://s3-eu-central-1.ionoscloud.com", Some("de")),
             ("https://s3.eu-central-1.ionoscloud.com/", Some("de")),
             ("https://s3-eu-south-2.ionoscloud.com", Some("eu-south-2")),
@@ -369,13 +382,28 @@ mod tests {
             endpoint_url("s3.eu-central-1.ionoscloud.com"),
             "https://s3.eu-central-1.ionoscloud.com"
         );
-        assert_eq!(endpoint_url("http://127.0.0.1:1/s3/de/"), "http://127.0.0.1:1/s3/de");
-        assert_eq!(known_endpoint("de"), "https://s3.eu-central-1.ionoscloud.com");
-        assert_eq!(known_endpoint("eu-south-2"), "https://s3.eu-south-2.ionoscloud.com");
+        assert_eq!(
+            endpoint_url("http://127.0.0.1:1/s3/de/"),
+            "http://127.0.0.1:1/s3/de"
+        );
+        assert_eq!(
+            known_endpoint("de"),
+            "https://s3.eu-central-1.ionoscloud.com"
+        );
+        assert_eq!(
+            known_endpoint("eu-south-2"),
+            "https://s3.eu-south-2.ionoscloud.com"
+        );
         assert_eq!(bucket_of("/"), None);
-        assert_eq!(bucket_of("/my%20bucket/a%2Fb").as_deref(), Some("my bucket"));
+        assert_eq!(
+            bucket_of("/my%20bucket/a%2Fb").as_deref(),
+            Some("my bucket")
+        );
         assert_eq!(field_name("Content-Length"), "ContentLength");
-        assert_eq!(field_name("x-amz-object-lock-retain-until-date"), "ObjectLockRetainUntilDate");
+        assert_eq!(
+            field_name("x-amz-object-lock-retain-until-date"),
+            "ObjectLockRetainUntilDate"
+        );
         assert_eq!(field_name("x-amz-meta"), "Metadata");
         assert_eq!(field_name("ETag"), "ETag");
     }
@@ -383,8 +411,13 @@ mod tests {
     #[test]
     fn missing_keys_are_named() {
         let mut s = S3Settings::default();
-        let e = keys(&s, "list_object_storage_buckets").unwrap_err().to_string();
-        assert!(e.contains("IONOS_S3_ACCESS_KEY and IONOS_S3_SECRET_KEY are not set"), "{e}");
+        let e = keys(&s, "list_object_storage_buckets")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("IONOS_S3_ACCESS_KEY and IONOS_S3_SECRET_KEY are not set"),
+            "{e}"
+        );
         assert!(e.contains("Object Storage > Access Keys"), "{e}");
         s.access_key = Some("AK".into());
         let e = keys(&s, "t").unwrap_err().to_string();
@@ -402,7 +435,14 @@ mod tests {
                 .unwrap(),
         );
         let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-        sign(&mut req, "AKIDEXAMPLE", &secret, "eu-central-3", SystemTime::UNIX_EPOCH).unwrap();
+        sign(
+            &mut req,
+            "AKIDEXAMPLE",
+            &secret,
+            "eu-central-3",
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
         let auth = req.headers()["authorization"].to_str().unwrap().to_string();
         assert!(
             auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/19700101/eu-central-3/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="),

@@ -76,9 +76,7 @@ fn convert_object(
     schema: &Value,
 ) -> Value {
     let props = schema.get("properties").and_then(Value::as_object);
-    let extra = schema
-        .get("additionalProperties")
-        .filter(|a| a.is_object());
+    let extra = schema.get("additionalProperties").filter(|a| a.is_object());
     let mut out = Map::new();
     // Declared arrays are present (possibly empty) when their wrapper is.
     for child in children {
@@ -204,8 +202,14 @@ pub fn s3_error(body: &[u8]) -> Option<S3Error> {
         match c.tag_name().name() {
             "Code" => code = value,
             "Message" => message = value,
-            "RequestId" | "HostId" | "StringToSign" | "StringToSignBytes" | "CanonicalRequest"
-            | "CanonicalRequestBytes" | "SignatureProvided" | "AWSAccessKeyId" => {}
+            "RequestId"
+            | "HostId"
+            | "StringToSign"
+            | "StringToSignBytes"
+            | "CanonicalRequest"
+            | "CanonicalRequestBytes"
+            | "SignatureProvided"
+            | "AWSAccessKeyId" => {}
             other => extra.push((other.to_string(), value)),
         }
     }
@@ -264,7 +268,8 @@ mod tests {
 
     #[test]
     fn a_bare_root_element_becomes_its_property() {
-        let schema = json!({"type": "object", "properties": {"LocationConstraint": {"type": "string"}}});
+        let schema =
+            json!({"type": "object", "properties": {"LocationConstraint": {"type": "string"}}});
         let v = to_json("<LocationConstraint>de</LocationConstraint>", &schema).unwrap();
         assert_eq!(v, json!({"LocationConstraint": "de"}));
         let nested = json!({"type": "object", "properties": {"ReplicationConfiguration": {

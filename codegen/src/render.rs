@@ -214,7 +214,11 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
     for flag in flags.split('&').filter(|f| !f.is_empty()) {
         let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
         // A flag the operation also declares as a query parameter is sent once, as that.
-        if tool.wire.iter().any(|w| w.location == "query" && w.name == name) {
+        if tool
+            .wire
+            .iter()
+            .any(|w| w.location == "query" && w.name == name)
+        {
             continue;
         }
         steps.push(StepCtx {

@@ -388,8 +388,8 @@ impl Spec {
         depth: usize,
     ) -> Option<Value> {
         match key {
-            "nullable" | "example" | "examples" | "readOnly" | "writeOnly"
-            | "externalDocs" | "discriminator" | "deprecated" | "$ref" | "allOf" => None,
+            "nullable" | "example" | "examples" | "readOnly" | "writeOnly" | "externalDocs"
+            | "discriminator" | "deprecated" | "$ref" | "allOf" => None,
             k if k.starts_with("x-") => None,
             "properties" => {
                 let props = value.as_object()?;

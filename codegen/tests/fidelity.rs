@@ -154,6 +154,14 @@ fn no_spec_has_a_dangling_reference() {
             problems.push(format!("{name}: {at} -> {target}"));
         }
     }
-    assert!(checked >= 8, "only {checked} spec files found in {}", dir.display());
-    assert!(problems.is_empty(), "dangling references:\n{}", problems.join("\n"));
+    assert!(
+        checked >= 8,
+        "only {checked} spec files found in {}",
+        dir.display()
+    );
+    assert!(
+        problems.is_empty(),
+        "dangling references:\n{}",
+        problems.join("\n")
+    );
 }

@@ -188,6 +188,14 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
     }
     let bad = cmd
         .env("IONOS_TOKEN", ionos_mcp::simulator::EXPIRED_TOKEN)
+        .env(
+            "IONOS_S3_ACCESS_KEY",
+            ionos_mcp::simulator::DEMO_S3_ACCESS_KEY,
+        )
+        .env(
+            "IONOS_S3_SECRET_KEY",
+            ionos_mcp::simulator::DEMO_S3_SECRET_KEY,
+        )
         .output()
         .await
         .expect("runs");

@@ -768,10 +768,8 @@ fn cases() -> Vec<Case> {
             json!({"region": "eu-central-3"}),
             "/regions/eu-central-3".into(),
             NO_QUERY,
-            vec![Eq(
-                "/properties/endpoint",
-                json!("s3.eu-central-3.ionoscloud.com"),
-            )],
+            // The simulator's regions point at its own S3 endpoints.
+            vec![Contains("/properties/endpoint", "/s3/eu-central-3")],
         ),
         // Activity Log
         case(
@@ -1020,6 +1018,18 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
                 continue;
             }
         };
+        // No result carries a private key, a secret key or an ACME key secret.
+        let as_text = result.to_string();
+        for secret in [
+            "PRIVATE KEY",
+            "SIMULATED-SECRET",
+            "SIMULATED-EAB-SECRET",
+            ionos_mcp::simulator::DEMO_S3_SECRET_KEY,
+        ] {
+            if as_text.contains(secret) {
+                failures.push(format!("{}: the result contains {secret}", c.tool));
+            }
+        }
         for check in &c.checks {
             match check {
                 Eq(pointer, want) => {
@@ -1079,7 +1089,12 @@ async fn every_read_tool_sends_its_request_and_returns_its_answer() {
     let seen = run_all(&h).await;
     let untested: Vec<&str> = TOOLS
         .iter()
-        .filter(|t| t.access == Access::Read && !seen.contains_key(t.name))
+        // The S3 tools sign their requests and find bucket regions first: see s3.rs.
+        .filter(|t| {
+            t.access == Access::Read
+                && !seen.contains_key(t.name)
+                && t.product != "objectstorage_s3"
+        })
         .map(|t| t.name)
         .collect();
     assert!(

@@ -112,7 +112,9 @@ fn the_tool_table_holds_its_invariants() {
         // billing tools answer reports (an invoice list, usage per data center) whole.
         let collection = t.name != "list_dns_zone_dnssec_keys" && t.product != "billing";
         // S3 lists page the S3 way: a page size and a token or markers from the last page.
-        let s3_paged = t.product == "objectstorage_s3" && t.name != "list_object_storage_buckets";
+        let s3_paged = t.product == "objectstorage_s3"
+            && t.name.starts_with("list_")
+            && t.name != "list_object_storage_buckets";
         if s3_paged {
             let props = input["properties"].as_object().expect("properties");
             for arg in ["max_keys", "prefix"] {

@@ -12,5 +12,6 @@ mod credentials;
 mod faults;
 mod invariants;
 mod properties;
+mod s3;
 mod secrets;
 mod snapshots;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ionos_mcp::config::{Config, Credentials, Secret};
 use ionos_mcp::dispatch::Dispatcher;
 use ionos_mcp::server::IonosServer;
-use ionos_mcp::simulator::{DEMO_TOKEN, Simulator};
+use ionos_mcp::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -20,6 +20,8 @@ pub fn config_for(origin: &str) -> Config {
         .expect("empty environment is valid")
         .with_origin(origin);
     c.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
+    c.s3.access_key = Some(DEMO_S3_ACCESS_KEY.to_string());
+    c.s3.secret_key = Some(Secret::new(DEMO_S3_SECRET_KEY));
     c
 }
 
