@@ -16,6 +16,20 @@ pub struct Behaviour {
     pub exclude_items: Option<ExcludeItems>,
     #[serde(default)]
     pub item_filters: Vec<ItemFilter>,
+    pub summarize: Option<Summarize>,
+}
+
+/// Totals per group and the largest entries (see the manifest's `summarize`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Summarize {
+    pub items: String,
+    pub value: String,
+    pub unit: Option<String>,
+    pub group_arg: String,
+    pub groups: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub top_arg: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +125,14 @@ pub fn finish(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
             items.retain(|item| matches(item.pointer(&f.pointer), wanted, &f.kind));
         });
     }
+    let dropped = exclude(b, args, answer);
+    if let Some(sm) = &b.summarize {
+        summarize(sm, args, answer);
+    }
+    dropped
+}
+
+fn exclude(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
     let Some(x) = &b.exclude_items else {
         return 0;
     };
@@ -140,6 +162,170 @@ pub fn finish(b: &Behaviour, args: &Value, answer: &mut Value) -> usize {
         *n = json!(v.saturating_sub(dropped as u64));
     }
     dropped
+}
+
+/// With a group argument: replaces the list with totals per group and unit, largest first
+/// (at most `top_n`). With only `top_n`: keeps the `top_n` largest items across the lists.
+fn summarize(sm: &Summarize, args: &Value, answer: &mut Value) {
+    let group = args
+        .get(&sm.group_arg)
+        .and_then(Value::as_str)
+        .filter(|g| !g.is_empty());
+    let top = args
+        .get(&sm.top_arg)
+        .and_then(Value::as_u64)
+        .map(|n| n as usize);
+    if group.is_none() && top.is_none() {
+        return;
+    }
+    let number = |v: Option<&Value>| -> Option<f64> {
+        match v? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    let Some(group) = group else {
+        // Only the largest items, in place.
+        let mut all: Vec<f64> = Vec::new();
+        for_each_list(answer, &sm.items, &mut |items| {
+            all.extend(items.iter().filter_map(|i| number(i.pointer(&sm.value))));
+        });
+        let n = top.unwrap_or(usize::MAX);
+        if all.len() <= n {
+            return;
+        }
+        all.sort_by(|a, b| b.total_cmp(a));
+        let threshold = all[n.saturating_sub(1).min(all.len() - 1)];
+        let mut kept = 0;
+        for_each_list(answer, &sm.items, &mut |items| {
+            items.retain(|i| {
+                let keep = kept < n && number(i.pointer(&sm.value)).is_some_and(|v| v >= threshold);
+                kept += usize::from(keep);
+                keep
+            });
+        });
+        return;
+    };
+    let Some(key_pointer) = sm.groups.get(group) else {
+        return;
+    };
+    let label_pointer = sm.labels.get(group);
+    // (key, unit) -> (label, total, count), in order of first appearance.
+    type Totals = (Option<String>, f64, usize);
+    let mut totals: Vec<((String, String), Totals)> = Vec::new();
+    visit_items(answer, &sm.items, None, &mut |holder, item| {
+        let read = |pointer: &str| -> Option<Value> {
+            match pointer.strip_prefix('^') {
+                Some(p) => holder.and_then(|h| h.pointer(p)).cloned(),
+                None => item.pointer(pointer).cloned(),
+            }
+        };
+        let key = read(key_pointer)
+            .and_then(|v| text_value(&v))
+            .unwrap_or_else(|| "(none)".into());
+        let unit = sm
+            .unit
+            .as_deref()
+            .and_then(|u| item.pointer(u))
+            .and_then(text_value)
+            .unwrap_or_default();
+        let label = label_pointer
+            .and_then(|p| read(p))
+            .and_then(|v| text_value(&v));
+        let value = number(item.pointer(&sm.value)).unwrap_or(0.0);
+        match totals.iter_mut().find(|(k, _)| k.0 == key && k.1 == unit) {
+            Some((_, t)) => {
+                t.1 += value;
+                t.2 += 1;
+            }
+            None => totals.push(((key, unit), (label, value, 1))),
+        }
+    });
+    totals.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+    let total_groups = totals.len();
+    if let Some(n) = top {
+        totals.truncate(n);
+    }
+    let groups: Vec<Value> = totals
+        .into_iter()
+        .map(|((key, unit), (label, total, count))| {
+            let mut g = serde_json::Map::new();
+            g.insert("key".into(), json!(key));
+            if let Some(l) = label {
+                g.insert("label".into(), json!(l));
+            }
+            g.insert("total".into(), json!((total * 1e6).round() / 1e6));
+            if !unit.is_empty() {
+                g.insert("unit".into(), json!(unit));
+            }
+            g.insert("entries".into(), json!(count));
+            Value::Object(g)
+        })
+        .collect();
+    // The grouped list replaces the detailed one; other top-level fields stay.
+    let root = sm.items.split('/').nth(1).unwrap_or_default().to_string();
+    if let Value::Object(map) = answer {
+        map.remove(&root);
+        map.insert("group_by".into(), json!(group));
+        map.insert("groups".into(), Value::Array(groups));
+        map.insert("group_count".into(), json!(total_groups));
+    }
+}
+
+/// Calls `f` with each item of the lists at `pointer` and the element holding the list.
+fn visit_items<'a>(
+    value: &'a Value,
+    pointer: &str,
+    holder: Option<&'a Value>,
+    f: &mut dyn FnMut(Option<&'a Value>, &'a Value),
+) {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    visit(value, &segments, holder, f);
+}
+
+fn visit<'a>(
+    value: &'a Value,
+    segments: &[&str],
+    holder: Option<&'a Value>,
+    f: &mut dyn FnMut(Option<&'a Value>, &'a Value),
+) {
+    match segments.split_first() {
+        None => {
+            if let Value::Array(items) = value {
+                for i in items {
+                    f(holder, i);
+                }
+            }
+        }
+        Some((&"*", rest)) => {
+            if let Value::Array(items) = value {
+                for item in items {
+                    visit(item, rest, Some(item), f);
+                }
+            }
+        }
+        Some((key, rest)) => {
+            let next = match value {
+                Value::Object(map) => map.get(*key),
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            };
+            if let Some(next) = next {
+                visit(next, rest, holder, f);
+            }
+        }
+    }
+}
+
+/// A key or label as text (numbers and booleans spelled out).
+fn text_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// `0`, `0.0` or `"0"`, `"0.00"`.
@@ -302,6 +488,7 @@ mod tests {
                 pointer: "/meterId".into(),
                 kind: "one_of".into(),
             }],
+            summarize: None,
         }
     }
 
@@ -387,5 +574,74 @@ mod tests {
             0
         );
         assert_eq!(a, answer);
+    }
+
+    fn usage() -> Value {
+        json!({"period": "2026-11", "datacenters": [
+            {"id": "dc1", "name": "prod", "meters": [
+                {"meterId": "C01", "meterDesc": "cores", "quantity": {"quantity": 10.0, "unit": "h"}},
+                {"meterId": "R01", "meterDesc": "ram", "quantity": {"quantity": "40", "unit": "GB h"}}]},
+            {"id": "dc2", "name": "test", "meters": [
+                {"meterId": "C01", "meterDesc": "cores", "quantity": {"quantity": 5, "unit": "h"}},
+                {"meterId": "T01", "meterDesc": "traffic", "quantity": {"quantity": 1.5, "unit": "GB"}}]}]})
+    }
+
+    fn summary() -> Behaviour {
+        let sm: Summarize = serde_json::from_value(json!({
+            "items": "/datacenters/*/meters", "value": "/quantity/quantity",
+            "unit": "/quantity/unit", "group_arg": "group_by",
+            "groups": {"meter": "/meterId", "datacenter": "^/id"},
+            "labels": {"meter": "/meterDesc", "datacenter": "^/name"}, "top_arg": "top_n"}))
+        .unwrap();
+        Behaviour {
+            date_window: None,
+            exclude_items: None,
+            item_filters: Vec::new(),
+            summarize: Some(sm),
+        }
+    }
+
+    #[test]
+    fn totals_per_group_and_unit_largest_first() {
+        let b = summary();
+        let mut v = usage();
+        finish(&b, &json!({"group_by": "meter"}), &mut v);
+        assert_eq!(v["period"], "2026-11");
+        assert!(v.get("datacenters").is_none());
+        assert_eq!(v["group_count"], 3);
+        assert_eq!(
+            v["groups"],
+            json!([
+                {"key": "R01", "label": "ram", "total": 40.0, "unit": "GB h", "entries": 1},
+                {"key": "C01", "label": "cores", "total": 15.0, "unit": "h", "entries": 2},
+                {"key": "T01", "label": "traffic", "total": 1.5, "unit": "GB", "entries": 1}])
+        );
+        let mut v = usage();
+        finish(&b, &json!({"group_by": "datacenter", "top_n": 2}), &mut v);
+        assert_eq!(v["group_count"], 4);
+        assert_eq!(
+            v["groups"],
+            json!([
+                {"key": "dc1", "label": "prod", "total": 40.0, "unit": "GB h", "entries": 1},
+                {"key": "dc1", "label": "prod", "total": 10.0, "unit": "h", "entries": 1}])
+        );
+    }
+
+    #[test]
+    fn top_n_alone_keeps_the_largest_lines() {
+        let b = summary();
+        let mut v = usage();
+        finish(&b, &json!({"top_n": 2}), &mut v);
+        let kept: Vec<&str> = v["datacenters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["meters"].as_array().unwrap())
+            .map(|m| m["meterId"].as_str().unwrap())
+            .collect();
+        assert_eq!(kept, ["C01", "R01"]);
+        let mut untouched = usage();
+        finish(&b, &json!({"group_by": ""}), &mut untouched);
+        assert_eq!(untouched, usage());
     }
 }

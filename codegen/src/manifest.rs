@@ -175,6 +175,32 @@ pub struct ToolEntry {
     /// List items kept only when they match a client argument.
     #[serde(default)]
     pub item_filters: Vec<ItemFilter>,
+    /// Totals per group and the largest entries, on request (`group_by`, `top_n`).
+    #[serde(default)]
+    pub summarize: Option<Summarize>,
+}
+
+/// Sums the numbers at `value` of the items of the list at `items`, per group chosen by the
+/// client argument `group_arg` (a key of `groups`), and keeps the `top_arg` largest: a report
+/// the size of its groups instead of every line.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summarize {
+    /// JSON pointer of the list; a `*` segment stands for every element of an array.
+    pub items: String,
+    /// JSON pointer (in each item) of the number to sum.
+    pub value: String,
+    /// JSON pointer (in each item) of the number's unit; totals are per group and unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub group_arg: String,
+    /// Group name -> JSON pointer of the group key in each item; `^/id` reads the element
+    /// that holds the list (the data center around its meters).
+    pub groups: IndexMap<String, String>,
+    /// Group name -> JSON pointer of a readable label for the key.
+    #[serde(default)]
+    pub labels: IndexMap<String, String>,
+    pub top_arg: String,
 }
 
 /// Keeps the items of the list at `items` whose value at `pointer` matches argument `arg`.

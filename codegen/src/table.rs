@@ -734,9 +734,40 @@ fn build_tool(
             None,
         );
     }
+    if let Some(sm) = &entry.summarize {
+        for a in [&sm.group_arg, &sm.top_arg] {
+            if !entry.client_args.contains_key(a) {
+                diags.push(
+                    format!("{key}.summarize"),
+                    None,
+                    format!("`{a}` must be a client argument of the tool"),
+                    Some("declare it under `client_args`".into()),
+                );
+            }
+        }
+        if sm.groups.is_empty() {
+            diags.push(
+                format!("{key}.summarize.groups"),
+                None,
+                "summarize needs at least one group",
+                Some("e.g. {meter: /meterId}".into()),
+            );
+        }
+        for g in sm.labels.keys() {
+            if !sm.groups.contains_key(g) {
+                diags.push(
+                    format!("{key}.summarize.labels"),
+                    None,
+                    format!("label for unknown group `{g}`"),
+                    Some("labels are keyed by the names under `groups`".into()),
+                );
+            }
+        }
+    }
     let behaviour = if entry.date_window.is_none()
         && entry.exclude_items.is_none()
         && entry.item_filters.is_empty()
+        && entry.summarize.is_none()
     {
         Value::Null
     } else {
@@ -744,6 +775,7 @@ fn build_tool(
             "date_window": entry.date_window,
             "exclude_items": entry.exclude_items,
             "item_filters": entry.item_filters,
+            "summarize": entry.summarize,
         })
     };
 

@@ -11,6 +11,7 @@ mod calls;
 mod credentials;
 mod faults;
 mod invariants;
+mod official;
 mod properties;
 mod s3;
 mod secrets;
