@@ -66,6 +66,14 @@ async def main(exe: str) -> None:
         keys = call_ok(await c.call_tool("list_object_storage_access_keys", {}), "list_object_storage_access_keys")
         assert "secretKey" not in json.dumps(keys)
         print("list_object_storage_access_keys:", len(keys["items"]))
+        buckets = call_ok(await c.call_tool("list_object_storage_buckets", {}), "list_object_storage_buckets")
+        print("list_object_storage_buckets:", [b["Name"] for b in buckets["Buckets"]])
+        for b in buckets["Buckets"]:
+            loc = call_ok(await c.call_tool("get_object_storage_bucket_location", {"bucket": b["Name"]}), "location")
+            print(f"  {b['Name']}: region {loc['LocationConstraint']}")
+        objs = call_ok(await c.call_tool("list_object_storage_objects", {"bucket": "shop-backups", "prefix": "db/", "max_keys": 3}), "list_object_storage_objects")
+        assert isinstance(objs["Contents"], list)
+        print("list_object_storage_objects:", [o["Key"] for o in objs["Contents"]], "truncated:", objs["IsTruncated"])
         tokens = call_ok(await c.call_tool("list_auth_tokens", {}), "list_auth_tokens")
         print("list_auth_tokens:", len(tokens["tokens"]))
 
