@@ -220,6 +220,27 @@ impl Dispatcher {
                 });
             }
         }
+        // A day pattern admits 2026-02-31; the calendar does not.
+        let props = tool.input_schema_object().get("properties").cloned();
+        for (name, value) in args.as_object().into_iter().flatten() {
+            let is_day = props
+                .as_ref()
+                .and_then(|p| p.get(name))
+                .and_then(|s| s.get("pattern"))
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.ends_with(DAY_PATTERN_END));
+            if let (true, Some(text)) = (is_day, value.as_str())
+                && crate::behaviour::Day::parse(text).is_none()
+            {
+                return Err(ToolError::InvalidArguments {
+                    tool: tool.name.to_string(),
+                    problems: format!(
+                        "argument `{name}`: {text:?} is not a day of the calendar; expected YYYY-MM-DD"
+                    ),
+                    expected: expected_args(tool),
+                });
+            }
+        }
         Ok(args)
     }
 
@@ -651,6 +672,10 @@ impl Dispatcher {
         }
     }
 }
+
+/// How the patterns of day arguments (`YYYY-MM-DD`) end; such values are also checked against
+/// the calendar.
+const DAY_PATTERN_END: &str = "-(0[1-9]|[12][0-9]|3[01])$";
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 4;

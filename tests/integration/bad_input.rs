@@ -170,3 +170,53 @@ async fn arguments_that_are_not_an_object_or_absent() {
     let r = h.call("list_ip_blocks", Value::Null).await;
     assert!(!is_error(&r), "{:?}", r.content);
 }
+
+/// Dates and periods are checked before any request: shape by pattern, then the calendar
+/// (a pattern alone admits 2026-02-31); S3 page sizes stay within 1..=1000.
+#[tokio::test]
+async fn impossible_days_and_out_of_range_page_sizes_are_refused_before_sending() {
+    let h = Harness::start().await;
+    for (tool, args, mention) in [
+        (
+            "get_billing_utilization_daily",
+            json!({"contract": 31000000, "date": "2026-02-31"}),
+            "not a day of the calendar",
+        ),
+        (
+            "list_billing_products",
+            json!({"contract": 31000000, "date": "2025-04-31"}),
+            "not a day of the calendar",
+        ),
+        (
+            "list_billing_utilization_by_period",
+            json!({"contract": 31000000, "period": "2026-13"}),
+            "YYYY-MM",
+        ),
+        (
+            "list_object_storage_objects",
+            json!({"bucket": "shop-assets", "max_keys": 5000}),
+            "max_keys",
+        ),
+        (
+            "list_billing_utilization",
+            json!({"contract": 31000000, "group_by": "region"}),
+            "group_by",
+        ),
+    ] {
+        h.sim.clear_requests();
+        let r = h.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{tool} {args}: accepted");
+        assert!(text(&r).contains(mention), "{tool}: {}", text(&r));
+        assert!(
+            h.sim.requests().is_empty(),
+            "{tool} {args}: a request went out"
+        );
+    }
+    let r = h
+        .call(
+            "get_billing_utilization_daily",
+            json!({"contract": 31000000, "date": "2024-02-29"}),
+        )
+        .await;
+    assert!(!is_error(&r), "a leap day is a day: {}", text(&r));
+}
