@@ -115,6 +115,90 @@ async fn dispatcher_overhead(calls: usize) -> (Duration, Duration, Duration) {
     (d, r, d.saturating_sub(r))
 }
 
+/// A signed S3 call (list 57 objects) through the dispatcher after its bucket was located, and
+/// the signing and XML-to-JSON work of a 1000-object listing on their own.
+async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) {
+    let sim = Simulator::start().await.expect("simulator");
+    let origin = format!("http://{}", sim.addr());
+    let mut config = Config::from_env(&std::collections::BTreeMap::<String, String>::new())
+        .expect("config")
+        .with_origin(&origin)
+        .with_base_urls(|p| sim.base_url(p));
+    config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
+    config.s3.access_key = Some(ionos_mcp::simulator::DEMO_S3_ACCESS_KEY.into());
+    config.s3.secret_key = Some(Secret::new(ionos_mcp::simulator::DEMO_S3_SECRET_KEY));
+    let dispatcher = Dispatcher::new(config).expect("dispatcher");
+    let args = json!({"bucket": "logs-archive"}).as_object().cloned();
+    for _ in 0..20 {
+        dispatcher
+            .call("list_object_storage_objects", args.clone())
+            .await
+            .expect("tool")
+            .expect("ok");
+    }
+    let mut through = Vec::new();
+    for _ in 0..calls {
+        let t = Instant::now();
+        dispatcher
+            .call("list_object_storage_objects", args.clone())
+            .await
+            .expect("tool")
+            .expect("ok");
+        through.push(t.elapsed());
+    }
+
+    let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    let mut signing = Vec::new();
+    for _ in 0..calls {
+        let mut req = reqwest::Request::new(
+            reqwest::Method::GET,
+            "https://s3.eu-central-3.ionoscloud.com/logs-archive?list-type=2&prefix=2026%2F11%2F"
+                .parse()
+                .expect("url"),
+        );
+        let t = Instant::now();
+        ionos_mcp::s3::sign(
+            &mut req,
+            "AKIDEXAMPLE",
+            &secret,
+            "eu-central-3",
+            std::time::SystemTime::now(),
+        )
+        .expect("signed");
+        signing.push(t.elapsed());
+    }
+
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>logs-archive</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><KeyCount>1000</KeyCount><IsTruncated>true</IsTruncated>",
+    );
+    for i in 0..1000 {
+        xml.push_str(&format!(
+            "<Contents><Key>2026/11/{:02}/access-{i:04}.log.gz</Key><LastModified>2026-11-02T00:05:12.000Z</LastModified><ETag>&quot;7a615ac6db082b642939c6c0c2c8d6ab&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            i % 28 + 1,
+            40_000 + i
+        ));
+    }
+    xml.push_str("</ListBucketResult>");
+    let tool = ionos_mcp::tool_table::tool("list_object_storage_objects").expect("tool");
+    let schema: serde_json::Value =
+        serde_json::from_str(tool.xml_schema.expect("xml schema")).expect("schema");
+    let mut converting = Vec::new();
+    let mut json_bytes = 0;
+    for _ in 0..calls.min(500) {
+        let t = Instant::now();
+        let v = ionos_mcp::xml::to_json(&xml, &schema).expect("converts");
+        converting.push(t.elapsed());
+        json_bytes = v.to_string().len();
+    }
+    (
+        median(through),
+        median(signing),
+        median(converting),
+        xml.len(),
+        json_bytes,
+    )
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -125,6 +209,7 @@ fn main() {
         .build()
         .expect("runtime");
     let (through, raw, overhead) = rt.block_on(dispatcher_overhead(calls));
+    let (s3_call, s3_sign, s3_xml, xml_bytes, json_bytes) = rt.block_on(s3_costs(calls));
     println!("| measure | value |");
     println!("|---|---|");
     println!(
@@ -144,5 +229,17 @@ fn main() {
     println!(
         "| dispatcher overhead per call (difference) | {:.0} µs |",
         overhead.as_secs_f64() * 1e6
+    );
+    println!(
+        "| list_object_storage_objects (signed, 57 objects, bucket located) through the dispatcher, median | {:.0} µs |",
+        s3_call.as_secs_f64() * 1e6
+    );
+    println!(
+        "| SigV4 signing of one request, median | {:.1} µs |",
+        s3_sign.as_secs_f64() * 1e6
+    );
+    println!(
+        "| XML to JSON of a 1000-object listing ({xml_bytes} bytes of XML -> {json_bytes} bytes of JSON), median | {:.2} ms |",
+        s3_xml.as_secs_f64() * 1e3
     );
 }
