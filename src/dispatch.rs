@@ -254,6 +254,26 @@ impl Dispatcher {
     }
 
     async fn send(&self, tool: &'static ToolSpec, req: RequestParts) -> Result<Output, ToolError> {
+        let retry = (tool.product().auth == "sigv4" && !self.config.s3.single_endpoint)
+            .then(|| req.clone());
+        let first = self.send_once(tool, req).await;
+        match (&first, retry) {
+            // A bucket found at another endpoint than cached (it was dropped from the cache
+            // with the error): located anew, the request is sent once more.
+            (Err(ToolError::S3Refused { code, .. }), Some(req))
+                if code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" =>
+            {
+                self.send_once(tool, req).await
+            }
+            _ => first,
+        }
+    }
+
+    async fn send_once(
+        &self,
+        tool: &'static ToolSpec,
+        req: RequestParts,
+    ) -> Result<Output, ToolError> {
         let s3 = if tool.product().auth == "sigv4" {
             let (access_key, secret_key) = crate::s3::keys(&self.config.s3, tool.name)?;
             let bucket = crate::s3::bucket_of(&req.path);
@@ -443,10 +463,67 @@ impl Dispatcher {
             return Ok(found);
         }
         // GetBucketLocation, asked at the base endpoint.
+        let (status, headers, body) = self
+            .s3_location(tool, bucket, &home, access_key, secret_key)
+            .await?;
+        let endpoint = if (200..300).contains(&status) {
+            let region = crate::s3::location_constraint(&body)
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| home.region.clone());
+            self.regional_endpoint(&home, region).await
+        } else if let Some(region) = headers
+            .get("x-amz-bucket-region")
+            .and_then(|v| v.to_str().ok())
+            .filter(|r| !r.is_empty())
+        {
+            // S3's redirect names the region.
+            self.regional_endpoint(&home, region.to_string()).await
+        } else if matches!(status, 301 | 404) {
+            // Endpoints that only know their own region's buckets: ask each region.
+            match self
+                .s3_sweep(tool, bucket, &home, access_key, secret_key)
+                .await
+            {
+                Some(found) => found,
+                None => {
+                    return Err(crate::s3::refusal(
+                        tool,
+                        status,
+                        crate::xml::s3_error(&body).as_ref(),
+                        Some(bucket),
+                        &home,
+                        false,
+                    ));
+                }
+            }
+        } else {
+            return Err(crate::s3::refusal(
+                tool,
+                status,
+                crate::xml::s3_error(&body).as_ref(),
+                Some(bucket),
+                &home,
+                false,
+            ));
+        };
+        tracing::debug!(bucket, endpoint = %endpoint.url, region = %endpoint.region, "S3 bucket located");
+        self.s3_endpoints.put(bucket, endpoint.clone());
+        Ok(endpoint)
+    }
+
+    /// One signed GetBucketLocation at `endpoint`: status, headers and body.
+    async fn s3_location(
+        &self,
+        tool: &'static ToolSpec,
+        bucket: &str,
+        endpoint: &crate::s3::Endpoint,
+        access_key: &str,
+        secret_key: &crate::config::Secret,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), ToolError> {
         let mut parts = RequestParts::new("GET");
         parts.literal("/");
         parts.segment(bucket);
-        let url = format!("{}{}", home.url, parts.path);
+        let url = format!("{}{}", endpoint.url, parts.path);
         let mut request = self
             .http
             .get(&url)
@@ -457,7 +534,7 @@ impl Dispatcher {
             &mut request,
             access_key,
             secret_key,
-            &home.region,
+            &endpoint.region,
             std::time::SystemTime::now(),
         )
         .map_err(|e| ToolError::BadResponse {
@@ -469,36 +546,72 @@ impl Dispatcher {
             .await
             .map_err(|e| self.transport_error(tool, &url, e))?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = self.read_body(tool, &url, response).await?;
-        if !(200..300).contains(&status) {
-            return Err(crate::s3::refusal(
-                tool,
-                status,
-                crate::xml::s3_error(&body).as_ref(),
-                Some(bucket),
-                &home,
-                false,
-            ));
-        }
-        let region = crate::s3::location_constraint(&body)
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| home.region.clone());
-        let endpoint = if region == home.region {
-            home
-        } else {
-            let url = match self.region_endpoint(&region).await {
-                Some(u) => u,
-                None => crate::s3::known_endpoint(&region),
-            };
-            crate::s3::Endpoint { url, region }
-        };
-        tracing::debug!(bucket, endpoint = %endpoint.url, region = %endpoint.region, "S3 bucket located");
-        self.s3_endpoints.put(bucket, endpoint.clone());
-        Ok(endpoint)
+        Ok((status, headers, body))
     }
 
-    /// A region's S3 endpoint from the Object Storage management API, if it can be asked.
-    async fn region_endpoint(&self, region: &str) -> Option<String> {
+    /// The endpoint of `region`: the base endpoint for its own region, else the management
+    /// API's answer, else IONOS's naming.
+    async fn regional_endpoint(
+        &self,
+        home: &crate::s3::Endpoint,
+        region: String,
+    ) -> crate::s3::Endpoint {
+        if region == home.region {
+            return home.clone();
+        }
+        let url = match self.region_endpoint(&region).await {
+            Some(u) => u,
+            None => crate::s3::known_endpoint(&region),
+        };
+        crate::s3::Endpoint { url, region }
+    }
+
+    /// Asks every other region's endpoint (from the management API's region list) for the
+    /// bucket's location; the first that knows it wins.
+    async fn s3_sweep(
+        &self,
+        tool: &'static ToolSpec,
+        bucket: &str,
+        home: &crate::s3::Endpoint,
+        access_key: &str,
+        secret_key: &crate::config::Secret,
+    ) -> Option<crate::s3::Endpoint> {
+        let regions = self.management_get("/regions").await?;
+        for r in regions.get("items")?.as_array()? {
+            let (Some(id), Some(endpoint)) = (
+                r.get("id").and_then(Value::as_str),
+                r.pointer("/properties/endpoint").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if id == home.region {
+                continue;
+            }
+            let candidate = crate::s3::Endpoint {
+                url: crate::s3::endpoint_url(endpoint),
+                region: id.to_string(),
+            };
+            if let Ok((status, _, body)) = self
+                .s3_location(tool, bucket, &candidate, access_key, secret_key)
+                .await
+                && (200..300).contains(&status)
+            {
+                let region = crate::s3::location_constraint(&body)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| candidate.region.clone());
+                if region == candidate.region {
+                    return Some(candidate);
+                }
+                return Some(self.regional_endpoint(home, region).await);
+            }
+        }
+        None
+    }
+
+    /// A GET of the Object Storage management API with the IONOS credentials, if it answers.
+    async fn management_get(&self, path: &str) -> Option<Value> {
         let product = crate::tool_table::product(crate::s3::MANAGEMENT_PRODUCT)?;
         let base = self
             .config
@@ -506,10 +619,7 @@ impl Dispatcher {
             .unwrap_or(product.base_url)
             .trim_end_matches('/')
             .to_string();
-        let mut parts = RequestParts::new("GET");
-        parts.literal("/regions/");
-        parts.segment(region);
-        let mut builder = self.http.get(format!("{base}{}", parts.path));
+        let mut builder = self.http.get(format!("{base}{path}"));
         match self.credentials.current().ok()? {
             Auth::Bearer(t) => builder = builder.bearer_auth(t.expose()),
             Auth::Basic { username, password } => {
@@ -518,10 +628,18 @@ impl Dispatcher {
         }
         let response = builder.send().await.ok()?;
         if !response.status().is_success() {
-            tracing::debug!(region, status = %response.status(), "region lookup failed; using the known endpoint");
+            tracing::debug!(path, status = %response.status(), "Object Storage management API refused");
             return None;
         }
-        let v: Value = response.json().await.ok()?;
+        response.json().await.ok()
+    }
+
+    /// A region's S3 endpoint from the Object Storage management API, if it can be asked.
+    async fn region_endpoint(&self, region: &str) -> Option<String> {
+        let mut parts = RequestParts::new("GET");
+        parts.literal("/regions/");
+        parts.segment(region);
+        let v = self.management_get(&parts.path).await?;
         let endpoint = v.pointer("/properties/endpoint")?.as_str()?;
         (!endpoint.trim().is_empty()).then(|| crate::s3::endpoint_url(endpoint))
     }

@@ -282,7 +282,7 @@ pub fn refusal(
             extra("Endpoint").map(|e| format!("; S3 names {e}")).unwrap_or_default()
         ),
         "PermanentRedirect" | "AuthorizationHeaderMalformed" => format!(
-            "{bucket_name} was looked for at {} (region {}), which is not its region; the cached location was dropped, so calling again looks it up anew. If it persists, set IONOS_S3_ENDPOINT to the bucket's endpoint and IONOS_S3_REGION to its region.",
+            "{bucket_name} was looked for at {} (region {}), which is not its region, even after looking its location up again. Set IONOS_S3_ENDPOINT to the bucket's endpoint and IONOS_S3_REGION to its region.",
             endpoint.url, endpoint.region
         ),
         "NoSuchBucket" => format!("{bucket_name} does not exist (or not under this contract): see list_object_storage_buckets."),

@@ -150,6 +150,12 @@ impl Simulator {
             .clone()
     }
 
+    /// Makes the S3 endpoints answer requests for a bucket of another region, `?location`
+    /// included, with `404 NoSuchBucket` (as IONOS documents them) instead of S3's redirect.
+    pub fn set_s3_strict_regions(&self, on: bool) {
+        self.shared.s3.set_strict_regions(on);
+    }
+
     pub fn clear_requests(&self) {
         self.shared
             .log

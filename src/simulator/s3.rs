@@ -59,6 +59,9 @@ pub struct S3 {
     /// The region ids of the management API; each has an endpoint.
     regions: Vec<String>,
     account: Account,
+    /// Answer every request for a bucket of another region, `?location` included, with
+    /// `404 NoSuchBucket` (as IONOS documents its endpoints), instead of S3's redirect.
+    strict_regions: std::sync::atomic::AtomicBool,
 }
 
 impl S3 {
@@ -89,7 +92,14 @@ impl S3 {
             origin: origin.trim_end_matches('/').to_string(),
             regions,
             account,
+            strict_regions: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// See `strict_regions`.
+    pub fn set_strict_regions(&self, on: bool) {
+        self.strict_regions
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The endpoint of a region, as the management API gives it.
@@ -163,6 +173,16 @@ impl S3 {
             S3Error::not_found("NoSuchBucket", "The specified bucket does not exist")
                 .detail("BucketName", name)
         })?;
+        if bucket.region != ctx.region
+            && self
+                .strict_regions
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(
+                S3Error::not_found("NoSuchBucket", "The specified bucket does not exist")
+                    .detail("BucketName", name),
+            );
+        }
         if bucket.region != ctx.region && !ctx.has("location") {
             return Err(S3Error::new(
                 StatusCode::MOVED_PERMANENTLY,

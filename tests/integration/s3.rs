@@ -713,3 +713,62 @@ async fn objects_page_with_the_continuation_token() {
     assert_eq!(unique.len(), keys.len(), "a key came twice");
     assert_eq!(keys.len(), 56, "every key under 2026/11/");
 }
+
+/// Endpoints that answer only for their own region's buckets (`404` elsewhere, even for
+/// `?location`, as IONOS documents them): the bucket is found by asking each region of the
+/// management API's list, once.
+#[tokio::test]
+async fn buckets_are_found_when_endpoints_know_only_their_region() {
+    let h = Harness::start().await;
+    h.sim.set_s3_strict_regions(true);
+    h.sim.clear_requests();
+    let r = h
+        .call(
+            "get_object_storage_bucket_versioning",
+            json!({"bucket": "shop-backups"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        r.structured_content.expect("structured")["Status"],
+        "Enabled"
+    );
+    let sent = h.sim.requests();
+    let paths: Vec<&str> = sent.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths.first(),
+        Some(&"/s3/eu-central-3/shop-backups"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"/s3-management/regions"), "{paths:?}");
+    assert_eq!(paths.last(), Some(&"/s3/de/shop-backups"), "{paths:?}");
+    // Every location request was signed for the region of the endpoint it went to.
+    for r in &sent {
+        if let Some(region) = r
+            .path
+            .strip_prefix("/s3/")
+            .and_then(|p| p.split('/').next())
+        {
+            assert!(signed_for(r, region), "{r:?}");
+        }
+    }
+    h.sim.clear_requests();
+    let r = h
+        .call(
+            "get_object_storage_bucket_tagging",
+            json!({"bucket": "shop-backups"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(h.sim.requests().len(), 1, "the region was cached");
+
+    // A bucket no region knows is still a clear NoSuchBucket.
+    let r = h
+        .call(
+            "get_object_storage_bucket_cors",
+            json!({"bucket": "nowhere"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("NoSuchBucket"), "{}", text(&r));
+}
