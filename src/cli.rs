@@ -133,6 +133,7 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
                 json!({
                     "name": t.name,
                     "product": t.product,
+                    "family": t.product().family,
                     "toolset": t.toolset,
                     "title": t.title,
                     "access": t.access.as_str(),
@@ -150,6 +151,7 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
             json!({
                 "name": d.name,
                 "product": d.product,
+                "family": crate::tool_table::product(d.product).map_or(d.product, |p| p.family),
                 "toolset": d.toolset,
                 "title": d.title,
                 "access": "read",

@@ -175,9 +175,11 @@ impl Config {
 
     /// Whether a tool of this product and toolset is in the `IONOS_TOOLSETS` selection.
     pub fn selects(&self, product: &str, toolset: &str) -> bool {
+        let family = crate::tool_table::product(product).map_or(product, |p| p.family);
         self.toolsets.as_ref().is_none_or(|sel| {
-            sel.iter()
-                .any(|s| s == product || s == toolset || *s == format!("{product}/{toolset}"))
+            sel.iter().any(|s| {
+                s == product || s == family || s == toolset || *s == format!("{product}/{toolset}")
+            })
         })
     }
 
@@ -211,6 +213,7 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
     for t in crate::tool_table::TOOLS {
         for k in [
             t.product.to_string(),
+            t.product().family.to_string(),
             t.toolset.to_string(),
             format!("{}/{}", t.product, t.toolset),
         ] {

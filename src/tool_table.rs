@@ -77,6 +77,8 @@ impl std::fmt::Debug for ToolSpec {
 #[derive(Debug)]
 pub struct ProductSpec {
     pub key: &'static str,
+    /// The IONOS product (several APIs may make one: Object Storage).
+    pub family: &'static str,
     pub title: &'static str,
     pub spec: &'static str,
     pub base_url: &'static str,

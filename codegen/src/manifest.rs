@@ -65,6 +65,10 @@ fn default_max_name_length() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub title: String,
+    /// The IONOS product this API belongs to, when several APIs make one product (the
+    /// Object Storage management API and its S3 data plane); the product key otherwise.
+    #[serde(default)]
+    pub family: Option<String>,
     pub spec: String,
     pub base_url: String,
     pub base_url_env: String,

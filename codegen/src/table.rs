@@ -26,6 +26,7 @@ pub struct ToolTable {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProductDef {
     pub key: String,
+    pub family: String,
     pub title: String,
     pub spec: String,
     pub base_url: String,
@@ -169,6 +170,7 @@ pub fn build(
     for (pkey, product) in &manifest.products {
         products.push(ProductDef {
             key: pkey.clone(),
+            family: product.family.clone().unwrap_or_else(|| pkey.clone()),
             title: product.title.clone(),
             spec: product.spec.clone(),
             base_url: product.base_url.clone(),

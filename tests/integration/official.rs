@@ -100,7 +100,7 @@ fn every_official_read_tool_is_here_with_its_arguments() {
     let mut per_product: BTreeMap<&str, usize> = BTreeMap::new();
     for (product, name, args) in read_rows {
         if let Some(d) = DOCUMENTS.iter().find(|d| d.name == name) {
-            if !d.product.starts_with(product.as_str()) {
+            if d.product != product {
                 problems.push(format!(
                     "{name}: product {} here, {product} there",
                     d.product
@@ -113,10 +113,10 @@ fn every_official_read_tool_is_here_with_its_arguments() {
             problems.push(format!("{name}: missing"));
             continue;
         };
-        if !tool.product.starts_with(product.as_str()) {
+        if tool.product().family != product {
             problems.push(format!(
                 "{name}: product {} here, {product} there",
-                tool.product
+                tool.product().family
             ));
         }
         if !tool.is_read_only() {
