@@ -329,7 +329,7 @@ pub fn head_result(tool: &ToolSpec, headers: &reqwest::header::HeaderMap) -> Val
             continue;
         }
         if let Some(v) = headers.get(*declared).and_then(|v| v.to_str().ok()) {
-            let v = v.trim().trim_matches('"');
+            let v = v.trim();
             out.insert(field_name(declared), crate::xml::scalar(v, ty));
         }
     }

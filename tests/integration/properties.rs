@@ -158,3 +158,62 @@ fn the_path_check_itself_rejects_escapes() {
     assert!(!path_fits("/a/{x}/b", "/a/%2E%2E/b"));
     assert!(!path_fits("/a/{x}/b", "/a//b"));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever an S3 endpoint sends, reading it as XML never panics: it is JSON or an error,
+    /// and a declared list is a JSON array whenever it is present.
+    #[test]
+    fn any_xml_answer_is_json_or_an_error(
+        index in 0..TOOLS.len(),
+        elements in proptest::collection::vec(
+            ("(Contents|Key|Size|IsTruncated|CommonPrefixes|Prefix|Buckets|Bucket|Name|TagSet|Tag|X)",
+             "[a-z0-9 &<>]{0,8}",
+             0usize..3),
+            0..12),
+        garbage in ".{0,40}",
+    ) {
+        let xml_tools: Vec<_> = TOOLS.iter().filter(|t| t.xml_schema.is_some()).collect();
+        let tool = xml_tools[index % xml_tools.len()];
+        let schema: Value = serde_json::from_str(tool.xml_schema.unwrap_or("{}")).expect("schema");
+        // A random, well-formed nesting of known and unknown elements.
+        let mut doc = String::from("<Root>");
+        let mut open: Vec<String> = Vec::new();
+        for (name, text, action) in &elements {
+            match action {
+                0 => {
+                    doc.push_str(&format!("<{name}>"));
+                    open.push(name.clone());
+                }
+                1 => {
+                    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+                    doc.push_str(&format!("<{name}>{escaped}</{name}>"));
+                }
+                _ => {
+                    if let Some(n) = open.pop() {
+                        doc.push_str(&format!("</{n}>"));
+                    }
+                }
+            }
+        }
+        while let Some(n) = open.pop() {
+            doc.push_str(&format!("</{n}>"));
+        }
+        doc.push_str("</Root>");
+        let v = ionos_mcp::xml::to_json(&doc, &schema).expect("well-formed XML converts");
+        prop_assert!(v.is_object());
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, sub) in props {
+                if sub.get("type") == Some(&Value::String("array".into()))
+                    && let Some(present) = v.get(name)
+                {
+                    prop_assert!(present.is_array(), "{}: {} is {present}", tool.name, name);
+                }
+            }
+        }
+        // Not XML at all: an error, never a panic.
+        let _ = ionos_mcp::xml::to_json(&garbage, &schema);
+        let _ = ionos_mcp::xml::s3_error(garbage.as_bytes());
+    }
+}
