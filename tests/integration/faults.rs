@@ -381,3 +381,45 @@ async fn a_cancelled_call_aborts_its_request() {
     assert_eq!(script.seen.lock().unwrap().len(), 1);
     still_alive(&h).await;
 }
+
+/// S3 answers go through the same retry path: a 503 is retried (signed anew) and the XML
+/// answer that follows becomes JSON.
+#[tokio::test]
+async fn s3_server_errors_are_retried_like_any_get() {
+    let script = Script::default();
+    let xml = Scripted {
+        status: 200,
+        headers: vec![("content-type", "application/xml".into())],
+        body: "<ListAllMyBucketsResult><Buckets><Bucket><Name>only</Name></Bucket></Buckets></ListAllMyBucketsResult>".into(),
+        delay: Duration::ZERO,
+    };
+    let unavailable = Scripted {
+        status: 503,
+        headers: vec![("content-type", "application/xml".into())],
+        body: "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into(),
+        delay: Duration::ZERO,
+    };
+    push(&script, [unavailable.clone(), xml]);
+    let origin = serve(script.clone()).await;
+    let mut config = config_for(&origin);
+    config.s3.single_endpoint = true;
+    config.s3.region = Some("de".into());
+    config.retry_budget = Duration::from_secs(10);
+    let unused = Simulator::start().await.expect("simulator");
+    let h = Harness::with_config(unused, config).await;
+    let r = call(&h, "list_object_storage_buckets", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        r.structured_content.expect("structured")["Buckets"],
+        json!([{"Name": "only"}])
+    );
+    assert_eq!(script.seen.lock().unwrap().len(), 2);
+
+    // Still unavailable after the attempts: S3's own code and message, and what to do.
+    push(&script, std::iter::repeat_n(unavailable, 8));
+    let r = call(&h, "list_object_storage_buckets", json!({})).await;
+    assert!(is_error(&r));
+    let msg = text(&r);
+    assert!(msg.contains("503 SlowDown"), "{msg}");
+    assert!(msg.contains("try again in a minute"), "{msg}");
+}
