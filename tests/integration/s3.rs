@@ -772,3 +772,27 @@ async fn buckets_are_found_when_endpoints_know_only_their_region() {
     assert!(is_error(&r));
     assert!(text(&r).contains("NoSuchBucket"), "{}", text(&r));
 }
+
+/// Listings default to 100 keys a page (S3's own default is 1000, too much for a model's
+/// context); a caller may ask for up to 1000.
+#[tokio::test]
+async fn listings_default_to_a_page_that_fits_a_context() {
+    let h = Harness::start().await;
+    for tool in [
+        "list_object_storage_objects",
+        "list_object_storage_object_versions",
+    ] {
+        h.sim.clear_requests();
+        let r = h.call(tool, json!({"bucket": "logs-archive"})).await;
+        assert!(!is_error(&r), "{tool}: {}", text(&r));
+        let sent = h.sim.requests();
+        let last = sent.last().expect("a request");
+        assert!(
+            last.query
+                .contains(&("max-keys".to_string(), "100".to_string())),
+            "{tool}: {:?}",
+            last.query
+        );
+        assert_eq!(r.structured_content.expect("structured")["MaxKeys"], 100);
+    }
+}
