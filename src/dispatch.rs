@@ -221,10 +221,10 @@ impl Dispatcher {
             }
         }
         // A day pattern admits 2026-02-31; the calendar does not.
-        let props = tool.input_schema_object().get("properties").cloned();
+        let schema = tool.input_schema_object();
+        let props = schema.get("properties");
         for (name, value) in args.as_object().into_iter().flatten() {
             let is_day = props
-                .as_ref()
                 .and_then(|p| p.get(name))
                 .and_then(|s| s.get("pattern"))
                 .and_then(Value::as_str)

@@ -156,6 +156,11 @@ impl Simulator {
         self.shared.s3.set_strict_regions(on);
     }
 
+    /// Moves an S3 bucket to another region, as if it had been recreated there.
+    pub fn move_s3_bucket(&self, bucket: &str, region: &str) {
+        self.shared.s3.move_bucket(bucket, region);
+    }
+
     pub fn clear_requests(&self) {
         self.shared
             .log

@@ -62,6 +62,8 @@ pub struct S3 {
     /// Answer every request for a bucket of another region, `?location` included, with
     /// `404 NoSuchBucket` (as IONOS documents its endpoints), instead of S3's redirect.
     strict_regions: std::sync::atomic::AtomicBool,
+    /// Buckets moved to another region since start (bucket -> region).
+    moved: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl S3 {
@@ -93,7 +95,26 @@ impl S3 {
             regions,
             account,
             strict_regions: std::sync::atomic::AtomicBool::new(false),
+            moved: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Moves a bucket to another region, as if it had been recreated there.
+    pub fn move_bucket(&self, bucket: &str, region: &str) {
+        self.moved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(bucket.to_string(), region.to_string());
+    }
+
+    /// The region a bucket is in now.
+    fn region_of(&self, bucket: &Bucket) -> String {
+        self.moved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&bucket.name)
+            .cloned()
+            .unwrap_or_else(|| bucket.region.clone())
     }
 
     /// See `strict_regions`.
@@ -173,7 +194,8 @@ impl S3 {
             S3Error::not_found("NoSuchBucket", "The specified bucket does not exist")
                 .detail("BucketName", name)
         })?;
-        if bucket.region != ctx.region
+        let region = self.region_of(bucket);
+        if region != ctx.region
             && self
                 .strict_regions
                 .load(std::sync::atomic::Ordering::Relaxed)
@@ -183,15 +205,15 @@ impl S3 {
                     .detail("BucketName", name),
             );
         }
-        if bucket.region != ctx.region && !ctx.has("location") {
+        if region != ctx.region && !ctx.has("location") {
             return Err(S3Error::new(
                 StatusCode::MOVED_PERMANENTLY,
                 "PermanentRedirect",
                 "The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.",
             )
-            .detail("Endpoint", self.endpoint(&bucket.region))
+            .detail("Endpoint", self.endpoint(&region))
             .detail("Bucket", name)
-            .header("x-amz-bucket-region", bucket.region.clone()));
+            .header("x-amz-bucket-region", region));
         }
         Ok(bucket)
     }
@@ -228,7 +250,7 @@ impl S3 {
         };
         if ctx.has("location") {
             return Ok(doc("LocationConstraint", &|x| {
-                x.text(&b.region);
+                x.text(&self.region_of(b));
             }));
         }
         if ctx.has("cors") {
@@ -416,7 +438,7 @@ impl S3 {
                 other,
             )),
             None if ctx.head => Ok(Answer::typed("application/xml", Vec::new())
-                .header("x-amz-bucket-region", b.region.clone())),
+                .header("x-amz-bucket-region", self.region_of(b))),
             None => self.list_objects_v1(ctx, b),
         }
     }

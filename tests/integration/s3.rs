@@ -796,3 +796,51 @@ async fn listings_default_to_a_page_that_fits_a_context() {
         assert_eq!(r.structured_content.expect("structured")["MaxKeys"], 100);
     }
 }
+
+/// A bucket that moved after its region was cached: S3 redirects, the cached location is
+/// dropped, looked up again, and the call answered from the new region, in the same call.
+#[tokio::test]
+async fn a_stale_location_is_looked_up_again_within_the_call() {
+    let h = Harness::start().await;
+    let r = h
+        .call(
+            "get_object_storage_bucket_versioning",
+            json!({"bucket": "shop-backups"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    h.sim.move_s3_bucket("shop-backups", "eu-central-3");
+    h.sim.clear_requests();
+    let r = h
+        .call(
+            "get_object_storage_bucket_versioning",
+            json!({"bucket": "shop-backups"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let paths: Vec<String> = h
+        .sim
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.path,
+                if r.query.iter().any(|(k, _)| k == "location") {
+                    "location"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/s3/de/shop-backups ",
+            "/s3/eu-central-3/shop-backups location",
+            "/s3/eu-central-3/shop-backups ",
+        ],
+        "redirected, located anew, answered"
+    );
+}
