@@ -275,6 +275,10 @@ pub fn refusal(
             tool.product().privilege
         ),
         "RequestTimeTooSkewed" => "This machine's clock is more than 15 minutes off; S3 signatures need the correct time. Fix the clock (NTP) and retry.".to_string(),
+        "AuthorizationHeaderMalformed" if bucket.is_none() => format!(
+            "Requests to {} were signed for region {}, which that endpoint does not accept (S3's message names the one it expects). Set IONOS_S3_REGION to the endpoint's region.",
+            endpoint.url, endpoint.region
+        ),
         "PermanentRedirect" | "AuthorizationHeaderMalformed" if single_endpoint => format!(
             "{bucket_name} is not in the region of IONOS_S3_ENDPOINT ({}, region {}){}. Unset IONOS_S3_ENDPOINT so ionos-mcp finds each bucket's regional endpoint, or set IONOS_S3_REGION to the endpoint's region.",
             endpoint.url,

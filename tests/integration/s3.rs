@@ -844,3 +844,23 @@ async fn a_stale_location_is_looked_up_again_within_the_call() {
         "redirected, located anew, answered"
     );
 }
+
+/// A signing region the endpoint does not accept (a wrong `IONOS_S3_REGION`) is named, with
+/// the variable to fix.
+#[tokio::test]
+async fn a_wrong_signing_region_names_the_variable() {
+    let sim = Simulator::start().await.expect("simulator");
+    let mut config =
+        config_for(&format!("http://{}", sim.addr())).with_base_urls(|p| sim.base_url(p));
+    config.s3.region = Some("de".into());
+    let h = Harness::with_config(sim, config).await;
+    let r = h.call("list_object_storage_buckets", json!({})).await;
+    assert!(is_error(&r));
+    let msg = text(&r);
+    assert!(msg.contains("AuthorizationHeaderMalformed"), "{msg}");
+    assert!(msg.contains("Set IONOS_S3_REGION"), "{msg}");
+    assert!(
+        msg.contains("eu-central-3"),
+        "S3 names the expected region: {msg}"
+    );
+}
