@@ -3,7 +3,9 @@
 //! 1. process start to the first `tools/list` answer over stdio (the built binary);
 //! 2. `tools/list` size in bytes;
 //! 3. dispatcher overhead per call: a tool call through the dispatcher minus a plain HTTP GET of
-//!    the same URL, both against the simulator.
+//!    the same URL, both against the simulator;
+//! 4. S3: a signed listing through the dispatcher, SigV4 signing alone, and XML-to-JSON of a
+//!    1000-object listing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -147,7 +149,10 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
         through.push(t.elapsed());
     }
 
-    let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    let keys = ionos_mcp::s3::Keys {
+        access_key: "AKIDEXAMPLE".into(),
+        secret_key: Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    };
     let mut signing = Vec::new();
     for _ in 0..calls {
         let mut req = reqwest::Request::new(
@@ -159,8 +164,7 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
         let t = Instant::now();
         ionos_mcp::s3::sign(
             &mut req,
-            "AKIDEXAMPLE",
-            &secret,
+            &keys,
             "eu-central-3",
             std::time::SystemTime::now(),
         )

@@ -36,8 +36,7 @@ pub struct Dispatcher {
 
 /// What an S3 request needs beyond the generic ones: the key pair and where the bucket is.
 struct S3Call {
-    access_key: String,
-    secret_key: crate::config::Secret,
+    keys: crate::s3::Keys,
     bucket: Option<String>,
     endpoint: crate::s3::Endpoint,
 }
@@ -275,14 +274,11 @@ impl Dispatcher {
         req: RequestParts,
     ) -> Result<Output, ToolError> {
         let s3 = if tool.product().auth == "sigv4" {
-            let (access_key, secret_key) = crate::s3::keys(&self.config.s3, tool.name)?;
+            let keys = crate::s3::keys(&self.config.s3, tool.name)?;
             let bucket = crate::s3::bucket_of(&req.path);
-            let endpoint = self
-                .s3_endpoint(tool, bucket.as_deref(), &access_key, &secret_key)
-                .await?;
+            let endpoint = self.s3_endpoint(tool, bucket.as_deref(), &keys).await?;
             Some(S3Call {
-                access_key,
-                secret_key,
+                keys,
                 bucket,
                 endpoint,
             })
@@ -300,12 +296,7 @@ impl Dispatcher {
             builder = builder.header(*k, v);
         }
         if tool.product().auth == "bearer" {
-            match self.credentials.current()? {
-                Auth::Bearer(t) => builder = builder.bearer_auth(t.expose()),
-                Auth::Basic { username, password } => {
-                    builder = builder.basic_auth(username, Some(password.expose()));
-                }
-            }
+            builder = self.authorized(builder)?;
         }
         // GET and HEAD are retried on 429, 502, 503, 504 and connection failures, within a
         // time budget per call; anything else is sent once.
@@ -327,14 +318,10 @@ impl Dispatcher {
                     Ok(mut request) => {
                         crate::s3::sign(
                             &mut request,
-                            &c.access_key,
-                            &c.secret_key,
+                            &c.keys,
                             &c.endpoint.region,
                             std::time::SystemTime::now(),
-                        )
-                        .map_err(|e| ToolError::BadResponse {
-                            detail: format!("the request could not be signed: {e}"),
-                        })?;
+                        )?;
                         self.http.execute(request).await
                     }
                     Err(e) => Err(e),
@@ -436,8 +423,7 @@ impl Dispatcher {
         &self,
         tool: &'static ToolSpec,
         bucket: Option<&str>,
-        access_key: &str,
-        secret_key: &crate::config::Secret,
+        keys: &crate::s3::Keys,
     ) -> Result<crate::s3::Endpoint, ToolError> {
         let url = self
             .config
@@ -463,40 +449,24 @@ impl Dispatcher {
             return Ok(found);
         }
         // GetBucketLocation, asked at the base endpoint.
-        let (status, headers, body) = self
-            .s3_location(tool, bucket, &home, access_key, secret_key)
-            .await?;
-        let endpoint = if (200..300).contains(&status) {
-            let region = crate::s3::location_constraint(&body)
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| home.region.clone());
-            self.regional_endpoint(&home, region).await
-        } else if let Some(region) = headers
-            .get("x-amz-bucket-region")
-            .and_then(|v| v.to_str().ok())
-            .filter(|r| !r.is_empty())
-        {
-            // S3's redirect names the region.
-            self.regional_endpoint(&home, region.to_string()).await
-        } else if matches!(status, 301 | 404) {
-            // Endpoints that only know their own region's buckets: ask each region.
-            match self
-                .s3_sweep(tool, bucket, &home, access_key, secret_key)
-                .await
-            {
-                Some(found) => found,
-                None => {
-                    return Err(crate::s3::refusal(
-                        tool,
-                        status,
-                        crate::xml::s3_error(&body).as_ref(),
-                        Some(bucket),
-                        &home,
-                        false,
-                    ));
-                }
-            }
+        let (status, headers, body) = self.s3_location(tool, bucket, &home, keys).await?;
+        let region = if (200..300).contains(&status) {
+            Some(crate::s3::location_region(&body, &home.region))
         } else {
+            // S3's redirect names the region.
+            headers
+                .get("x-amz-bucket-region")
+                .and_then(|v| v.to_str().ok())
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+        };
+        let found = match region {
+            Some(region) => Some(self.regional_endpoint(&home, region).await),
+            // Endpoints that only know their own region's buckets: ask each region.
+            None if matches!(status, 301 | 404) => self.s3_sweep(tool, bucket, &home, keys).await,
+            None => None,
+        };
+        let Some(endpoint) = found else {
             return Err(crate::s3::refusal(
                 tool,
                 status,
@@ -511,14 +481,26 @@ impl Dispatcher {
         Ok(endpoint)
     }
 
+    /// `builder` with the IONOS credentials (a bearer token, or Basic username and password).
+    fn authorized(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, ToolError> {
+        Ok(match self.credentials.current()? {
+            Auth::Bearer(t) => builder.bearer_auth(t.expose()),
+            Auth::Basic { username, password } => {
+                builder.basic_auth(username, Some(password.expose()))
+            }
+        })
+    }
+
     /// One signed GetBucketLocation at `endpoint`: status, headers and body.
     async fn s3_location(
         &self,
         tool: &'static ToolSpec,
         bucket: &str,
         endpoint: &crate::s3::Endpoint,
-        access_key: &str,
-        secret_key: &crate::config::Secret,
+        keys: &crate::s3::Keys,
     ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), ToolError> {
         let mut parts = RequestParts::new("GET");
         parts.literal("/");
@@ -532,14 +514,10 @@ impl Dispatcher {
             .map_err(|e| self.transport_error(tool, &url, e))?;
         crate::s3::sign(
             &mut request,
-            access_key,
-            secret_key,
+            keys,
             &endpoint.region,
             std::time::SystemTime::now(),
-        )
-        .map_err(|e| ToolError::BadResponse {
-            detail: format!("the request could not be signed: {e}"),
-        })?;
+        )?;
         let response = self
             .http
             .execute(request)
@@ -575,8 +553,7 @@ impl Dispatcher {
         tool: &'static ToolSpec,
         bucket: &str,
         home: &crate::s3::Endpoint,
-        access_key: &str,
-        secret_key: &crate::config::Secret,
+        keys: &crate::s3::Keys,
     ) -> Option<crate::s3::Endpoint> {
         let regions = self.management_get("/regions").await?;
         for r in regions.get("items")?.as_array()? {
@@ -593,14 +570,10 @@ impl Dispatcher {
                 url: crate::s3::endpoint_url(endpoint),
                 region: id.to_string(),
             };
-            if let Ok((status, _, body)) = self
-                .s3_location(tool, bucket, &candidate, access_key, secret_key)
-                .await
+            if let Ok((status, _, body)) = self.s3_location(tool, bucket, &candidate, keys).await
                 && (200..300).contains(&status)
             {
-                let region = crate::s3::location_constraint(&body)
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or_else(|| candidate.region.clone());
+                let region = crate::s3::location_region(&body, &candidate.region);
                 if region == candidate.region {
                     return Some(candidate);
                 }
@@ -619,13 +592,9 @@ impl Dispatcher {
             .unwrap_or(product.base_url)
             .trim_end_matches('/')
             .to_string();
-        let mut builder = self.http.get(format!("{base}{path}"));
-        match self.credentials.current().ok()? {
-            Auth::Bearer(t) => builder = builder.bearer_auth(t.expose()),
-            Auth::Basic { username, password } => {
-                builder = builder.basic_auth(username, Some(password.expose()));
-            }
-        }
+        let builder = self
+            .authorized(self.http.get(format!("{base}{path}")))
+            .ok()?;
         let response = builder.send().await.ok()?;
         if !response.status().is_success() {
             tracing::debug!(path, status = %response.status(), "Object Storage management API refused");
@@ -822,7 +791,7 @@ fn shape(
     let is_json =
         media.contains("json") || (media.is_empty() && tool.response_media.contains("json"));
     let xml_schema = tool
-        .xml_schema
+        .xml_schema_value()
         .filter(|_| !is_json && (media.contains("xml") || media.is_empty()));
     if let Some(schema) = xml_schema {
         if body.is_empty() {
@@ -831,8 +800,7 @@ fn shape(
         let text = std::str::from_utf8(body).map_err(|_| ToolError::BadResponse {
             detail: "the XML answer is not UTF-8".into(),
         })?;
-        let schema: Value = serde_json::from_str(schema).unwrap_or(Value::Null);
-        let value = crate::xml::to_json(text, &schema).map_err(|e| ToolError::BadResponse {
+        let value = crate::xml::to_json(text, schema).map_err(|e| ToolError::BadResponse {
             detail: truncate(&e, 160),
         })?;
         return finish_json(tool, req, value);

@@ -4,6 +4,10 @@
 //! - `tool_table`: the generated tools (schemas, request builders) — from `codegen/` via `build.rs`
 //! - `request`: the request a builder produces (where path segments are encoded)
 //! - `dispatch`: validation, authentication, sending, result shaping, error mapping
+//! - `behaviour`: what the manifest declares beyond the API (date windows, item filters,
+//!   exclusions, `group_by`/`top_n` totals)
+//! - `s3`: the S3 data plane (SigV4 signing, bucket regions, S3 errors); `xml`: XML answers
+//!   as JSON
 //! - `errors`: the failure messages users see
 //! - `server`: the MCP protocol side (rmcp)
 //! - `config`: environment variables

@@ -37,10 +37,20 @@ pub struct Endpoint {
     pub region: String,
 }
 
+/// An Object Storage access key pair.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub access_key: String,
+    pub secret_key: Secret,
+}
+
 /// The access key pair, or the error that names what is missing.
-pub fn keys(settings: &S3Settings, tool: &str) -> Result<(String, Secret), ToolError> {
+pub fn keys(settings: &S3Settings, tool: &str) -> Result<Keys, ToolError> {
     match (&settings.access_key, &settings.secret_key) {
-        (Some(a), Some(s)) => Ok((a.clone(), s.clone())),
+        (Some(a), Some(s)) => Ok(Keys {
+            access_key: a.clone(),
+            secret_key: s.clone(),
+        }),
         (a, s) => {
             let missing = match (a.is_none(), s.is_none()) {
                 (true, true) => "IONOS_S3_ACCESS_KEY and IONOS_S3_SECRET_KEY are",
@@ -59,14 +69,24 @@ pub fn keys(settings: &S3Settings, tool: &str) -> Result<(String, Secret), ToolE
 /// The URL must already be in its final, encoded form; S3 signs the path as sent.
 pub fn sign(
     request: &mut reqwest::Request,
-    access_key: &str,
-    secret_key: &Secret,
+    keys: &Keys,
+    region: &str,
+    time: SystemTime,
+) -> Result<(), ToolError> {
+    signed(request, keys, region, time).map_err(|e| ToolError::BadResponse {
+        detail: format!("the request could not be signed: {e}"),
+    })
+}
+
+fn signed(
+    request: &mut reqwest::Request,
+    keys: &Keys,
     region: &str,
     time: SystemTime,
 ) -> Result<(), String> {
     let identity = aws_credential_types::Credentials::new(
-        access_key,
-        secret_key.expose(),
+        &keys.access_key,
+        keys.secret_key.expose(),
         None,
         None,
         "ionos-mcp",
@@ -167,13 +187,19 @@ pub fn bucket_of(path: &str) -> Option<String> {
     )
 }
 
-/// The region of a GetBucketLocation answer (`<LocationConstraint>de</LocationConstraint>`).
-pub fn location_constraint(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let doc = roxmltree::Document::parse(text).ok()?;
-    let root = doc.root_element();
-    (root.tag_name().name() == "LocationConstraint")
-        .then(|| root.text().unwrap_or("").trim().to_string())
+/// The region of a GetBucketLocation answer (`<LocationConstraint>de</LocationConstraint>`);
+/// `asked` (the region of the endpoint asked) when the answer names none.
+pub fn location_region(body: &[u8], asked: &str) -> String {
+    let named = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| roxmltree::Document::parse(text).ok())
+        .and_then(|doc| {
+            let root = doc.root_element();
+            (root.tag_name().name() == "LocationConstraint")
+                .then(|| root.text().unwrap_or("").trim().to_string())
+        })
+        .filter(|r| !r.is_empty());
+    named.unwrap_or_else(|| asked.to_string())
 }
 
 /// Resolved endpoints, per bucket.
@@ -439,14 +465,11 @@ mod tests {
                 .unwrap(),
         );
         let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
-        sign(
-            &mut req,
-            "AKIDEXAMPLE",
-            &secret,
-            "eu-central-3",
-            SystemTime::UNIX_EPOCH,
-        )
-        .unwrap();
+        let keys = Keys {
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: secret.clone(),
+        };
+        sign(&mut req, &keys, "eu-central-3", SystemTime::UNIX_EPOCH).unwrap();
         let auth = req.headers()["authorization"].to_str().unwrap().to_string();
         assert!(
             auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/19700101/eu-central-3/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="),

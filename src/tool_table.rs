@@ -155,6 +155,19 @@ impl ToolSpec {
         parsed(self.name, self.input_schema, &INPUT_SCHEMAS)
     }
 
+    /// Parsed shape of an XML answer (parsed once, shared).
+    pub fn xml_schema_value(&self) -> Option<&'static Value> {
+        static CACHE: OnceLock<std::collections::HashMap<&'static str, Value>> = OnceLock::new();
+        CACHE
+            .get_or_init(|| {
+                TOOLS
+                    .iter()
+                    .filter_map(|t| Some((t.name, serde_json::from_str(t.xml_schema?).ok()?)))
+                    .collect()
+            })
+            .get(self.name)
+    }
+
     pub fn output_schema_object(&self) -> Option<Arc<Map<String, Value>>> {
         self.output_schema
             .map(|s| parsed(self.name, s, &OUTPUT_SCHEMAS))

@@ -178,14 +178,16 @@ impl Spec {
         })
     }
 
+    /// The first 2xx response of an operation, its `$ref` followed.
+    fn success(&self, op_pointer: &str) -> Option<&Value> {
+        let responses = self.lookup(op_pointer)?.get("responses")?.as_object()?;
+        let code = responses.keys().filter(|k| k.starts_with('2')).min()?;
+        Some(self.deref(responses.get(code)?))
+    }
+
     /// The schema of the first 2xx response, resolved.
     fn success_response(&self, op_pointer: &str) -> Option<(String, Value)> {
-        let op = self.lookup(op_pointer)?;
-        let responses = op.get("responses")?.as_object()?;
-        let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
-        codes.sort();
-        let resp = responses.get(*codes.first()?)?;
-        let resp = self.deref(resp);
+        let resp = self.success(op_pointer)?;
         let content = resp.get("content")?.as_object()?;
         let (media, mt) = content
             .iter()
@@ -197,20 +199,8 @@ impl Spec {
 
     /// The headers of the first 2xx response, with their schema types.
     fn success_headers(&self, op_pointer: &str) -> Vec<(String, String)> {
-        let Some(responses) = self
-            .lookup(op_pointer)
-            .and_then(|op| op.get("responses"))
-            .and_then(Value::as_object)
-        else {
-            return Vec::new();
-        };
-        let mut codes: Vec<&String> = responses.keys().filter(|k| k.starts_with('2')).collect();
-        codes.sort();
-        let Some(resp) = codes.first().and_then(|c| responses.get(*c)) else {
-            return Vec::new();
-        };
-        let resp = self.deref(resp);
-        resp.get("headers")
+        self.success(op_pointer)
+            .and_then(|resp| resp.get("headers"))
             .and_then(Value::as_object)
             .into_iter()
             .flatten()

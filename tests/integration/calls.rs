@@ -1019,16 +1019,8 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
             }
         };
         // No result carries a private key, a secret key or an ACME key secret.
-        let as_text = result.to_string();
-        for secret in [
-            "PRIVATE KEY",
-            "SIMULATED-SECRET",
-            "SIMULATED-EAB-SECRET",
-            ionos_mcp::simulator::DEMO_S3_SECRET_KEY,
-        ] {
-            if as_text.contains(secret) {
-                failures.push(format!("{}: the result contains {secret}", c.tool));
-            }
+        for secret in crate::support::secrets_in(&result) {
+            failures.push(format!("{}: the result contains {secret}", c.tool));
         }
         for check in &c.checks {
             match check {

@@ -78,3 +78,18 @@ pub fn text(r: &CallToolResult) -> String {
 pub fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
 }
+
+/// The secrets of the simulated account a result might carry: certificate private keys,
+/// access-key secret keys, ACME key secrets and the demo S3 secret key.
+pub const SECRETS: [&str; 4] = [
+    "PRIVATE KEY",
+    "SIMULATED-SECRET",
+    "SIMULATED-EAB-SECRET",
+    ionos_mcp::simulator::DEMO_S3_SECRET_KEY,
+];
+
+/// The secrets in `result`, if any.
+pub fn secrets_in(result: &Value) -> Vec<&'static str> {
+    let text = result.to_string();
+    SECRETS.into_iter().filter(|s| text.contains(s)).collect()
+}
