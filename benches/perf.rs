@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ionos_mcp::config::{Config, Credentials, Secret};
-use ionos_mcp::dispatch::Dispatcher;
 use ionos_mcp::simulator::{DEMO_TOKEN, Simulator};
+use ionos_mcp::tools::dispatch::Dispatcher;
 use serde_json::json;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -149,7 +149,7 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
         through.push(t.elapsed());
     }
 
-    let keys = ionos_mcp::s3::Keys {
+    let keys = ionos_mcp::upstream::s3::Keys {
         access_key: "AKIDEXAMPLE".into(),
         secret_key: Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
     };
@@ -162,7 +162,7 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
                 .expect("url"),
         );
         let t = Instant::now();
-        ionos_mcp::s3::sign(
+        ionos_mcp::upstream::s3::sign(
             &mut req,
             &keys,
             "eu-central-3",
@@ -183,14 +183,14 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
         ));
     }
     xml.push_str("</ListBucketResult>");
-    let tool = ionos_mcp::tool_table::tool("list_object_storage_objects").expect("tool");
+    let tool = ionos_mcp::tools::table::tool("list_object_storage_objects").expect("tool");
     let schema: serde_json::Value =
         serde_json::from_str(tool.xml_schema.expect("xml schema")).expect("schema");
     let mut converting = Vec::new();
     let mut json_bytes = 0;
     for _ in 0..calls.min(500) {
         let t = Instant::now();
-        let v = ionos_mcp::xml::to_json(&xml, &schema).expect("converts");
+        let v = ionos_mcp::upstream::s3::xml::to_json(&xml, &schema).expect("converts");
         converting.push(t.elapsed());
         json_bytes = v.to_string().len();
     }

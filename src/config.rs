@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::tool_table::{PRODUCTS, ProductSpec};
+use crate::tools::table::{PRODUCTS, ProductSpec};
 
 /// A credential that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -175,7 +175,7 @@ impl Config {
 
     /// Whether a tool of this product and toolset is in the `IONOS_TOOLSETS` selection.
     pub fn selects(&self, product: &str, toolset: &str) -> bool {
-        let family = crate::tool_table::product(product).map_or(product, |p| p.family);
+        let family = crate::tools::table::product(product).map_or(product, |p| p.family);
         self.toolsets.as_ref().is_none_or(|sel| {
             sel.iter().any(|s| {
                 s == product || s == family || s == toolset || *s == format!("{product}/{toolset}")
@@ -184,7 +184,7 @@ impl Config {
     }
 
     /// Whether the server serves this tool: selected, and read-only unless writes are on.
-    pub fn serves(&self, tool: &crate::tool_table::ToolSpec) -> bool {
+    pub fn serves(&self, tool: &crate::tools::table::ToolSpec) -> bool {
         (tool.is_read_only() || self.writes_enabled) && self.selects(tool.product, tool.toolset)
     }
 
@@ -210,7 +210,7 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
         return Ok(None);
     };
     let mut known: Vec<String> = Vec::new();
-    for t in crate::tool_table::TOOLS {
+    for t in crate::tools::table::TOOLS {
         for k in [
             t.product.to_string(),
             t.product().family.to_string(),
@@ -222,7 +222,7 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
             }
         }
     }
-    for d in crate::tool_table::DOCUMENTS {
+    for d in crate::tools::table::DOCUMENTS {
         for k in [d.product.to_string(), d.toolset.to_string()] {
             if !known.contains(&k) {
                 known.push(k);
@@ -314,7 +314,7 @@ mod tests {
     use super::*;
 
     fn compute() -> &'static ProductSpec {
-        crate::tool_table::product("compute").expect("compute product")
+        crate::tools::table::product("compute").expect("compute product")
     }
 
     #[test]

@@ -148,3 +148,14 @@ pub fn ionos_detail(body: &[u8]) -> String {
         format!(": {}", msgs.join("; "))
     }
 }
+
+/// `s` cut to `max` characters, with an ellipsis when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}

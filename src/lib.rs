@@ -1,30 +1,23 @@
-//! ionos-mcp: a read-only MCP server for IONOS Cloud whose tools are generated at build time
-//! from the OpenAPI documents in `specs/` and the selection in `tool-manifest.yaml`.
+//! ionos-mcp: an MCP server for IONOS Cloud whose tools are generated at build time from the
+//! OpenAPI documents in `specs/` and the selection in `tool-manifest.yaml`.
 //!
-//! - `tool_table`: the generated tools (schemas, request builders) — from `codegen/` via `build.rs`
-//! - `request`: the request a builder produces (where path segments are encoded)
-//! - `dispatch`: validation, authentication, sending, result shaping, error mapping
-//! - `behaviour`: what the manifest declares beyond the API (date windows, item filters,
-//!   exclusions, `group_by`/`top_n` totals)
-//! - `s3`: the S3 data plane (SigV4 signing, bucket regions, S3 errors); `xml`: XML answers
-//!   as JSON
-//! - `errors`: the failure messages users see
-//! - `server`: the MCP protocol side (rmcp)
-//! - `config`: environment variables
+//! Each layer uses only the ones below it; a tool call passes through them in this order:
+//!
+//! - `transport`: how clients reach the server (stdio)
+//! - `mcp`: the MCP handler (tools/list, tools/call, resources), built on rmcp
+//! - `tools`: the generic runtime: the generated tool table, argument validation, request
+//!   building, declared behaviour and the one dispatcher that executes every tool
+//! - `upstream`: how a request reaches IONOS: bearer-token and SigV4 (S3) APIs behind one
+//!   interface, retries, cooldowns, body limits and IONOS error decoding
+//! - `errors`: the failure messages users see; `config`: the environment, read once
+//! - `cli`: the subcommands (`serve`, `tools`, `call`, `check`, `audit`)
 //! - `simulator`: the embedded simulated IONOS account behind `--demo` and the tests
-//! - `cli`: the subcommands; `audit`: the audit report and docs/TOOLS.md
 
-pub mod audit;
-pub mod behaviour;
-pub mod check;
 pub mod cli;
 pub mod config;
-pub mod credentials;
-pub mod dispatch;
 pub mod errors;
-pub mod request;
-pub mod s3;
-pub mod server;
+pub mod mcp;
 pub mod simulator;
-pub mod tool_table;
-pub mod xml;
+pub mod tools;
+pub mod transport;
+pub mod upstream;

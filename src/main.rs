@@ -40,7 +40,7 @@ enum Command {
     /// spec file and hash, required privilege, redactions.
     Audit {
         #[arg(long, value_enum, default_value = "table")]
-        format: ionos_mcp::audit::Format,
+        format: ionos_mcp::cli::audit::Format,
         /// Exit with status 3 when any enabled tool can change the account.
         #[arg(long)]
         deny_writes: bool,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::paas;
 use super::{Incoming, Product, reply};
-use crate::behaviour::Day;
+use crate::tools::behaviour::Day;
 
 /// Who acts, with the address they act from: automation, the operator, a developer.
 const CI: (&str, &str) = ("ci@example-shop.de", "198.51.100.10");

@@ -27,8 +27,8 @@ impl AuthApi {
     }
 
     fn token(&self, id: &str, created: i64, expires: i64) -> Value {
-        let today = crate::behaviour::Day::today().0;
-        let at = |days: i64| format!("{}T08:00:00Z", crate::behaviour::Day(today + days));
+        let today = crate::tools::behaviour::Day::today().0;
+        let at = |days: i64| format!("{}T08:00:00Z", crate::tools::behaviour::Day(today + days));
         json!({
             "id": id,
             "href": format!("{}/auth/v1/tokens/{id}", self.origin),

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{Incoming, Product, reply};
-use crate::behaviour::Day;
+use crate::tools::behaviour::Day;
 
 /// (id, name, location) of the account's data centers.
 const DATACENTERS: [(&str, &str, &str); 3] = [

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::paas::{self, ListRequest};
 use super::{Incoming, Product, reply};
-use crate::behaviour::Day;
+use crate::tools::behaviour::Day;
 
 #[derive(Deserialize)]
 struct Data {

@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use super::query;
 use super::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY};
-use crate::behaviour::Day;
+use crate::tools::behaviour::Day;
 use data::{Account, Bucket, Object, Time, Version, http_date, iso8601};
 use sigv4::{Credentials, Signed};
 use xml::{Answer, S3Error, Xml};

@@ -1313,7 +1313,7 @@ const CONTRACT: i64 = 31_000_000;
 
 #[tokio::test]
 async fn activity_log() {
-    use crate::behaviour::Day;
+    use crate::tools::behaviour::Day;
     let c = Client::start().await;
     let base = c.sim.base_url("activitylog").expect("activitylog");
 
@@ -1421,7 +1421,7 @@ async fn activity_log() {
 
 #[tokio::test]
 async fn billing() {
-    use crate::behaviour::Day;
+    use crate::tools::behaviour::Day;
     let c = Client::start().await;
     let today = Day::today();
     let first = Day::parse(&format!("{}-01", &today.to_string()[..7])).expect("date");

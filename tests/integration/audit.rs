@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use ionos_mcp::audit::{TOOLS_MD_COMMAND, tools_markdown};
-use ionos_mcp::tool_table::TOOLS;
+use ionos_mcp::cli::audit::{TOOLS_MD_COMMAND, tools_markdown};
+use ionos_mcp::tools::table::TOOLS;
 use serde_json::Value;
 
 fn audit(args: &[&str], writes: bool) -> std::process::Output {
@@ -25,7 +25,7 @@ fn audit_json_lists_every_tool_with_its_endpoint() {
     let tools = doc["tools"].as_array().expect("tools");
     assert_eq!(
         tools.len(),
-        TOOLS.len() + ionos_mcp::tool_table::DOCUMENTS.len()
+        TOOLS.len() + ionos_mcp::tools::table::DOCUMENTS.len()
     );
     for (row, spec) in tools.iter().zip(TOOLS) {
         assert_eq!(row["name"], spec.name);

@@ -170,7 +170,7 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
         String::from_utf8_lossy(&demo.stderr)
     );
     let table = String::from_utf8_lossy(&demo.stdout);
-    for product in ionos_mcp::tool_table::PRODUCTS {
+    for product in ionos_mcp::tools::table::PRODUCTS {
         assert!(table.contains(product.key), "{product:?} missing:\n{table}");
     }
     assert!(table.contains("list_datacenters"), "{table}");
@@ -180,7 +180,7 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
         .expect("simulator");
     let mut cmd = command(&["check"]);
     // Every product on the simulator: no probe may reach the real IONOS.
-    for p in ionos_mcp::tool_table::PRODUCTS {
+    for p in ionos_mcp::tools::table::PRODUCTS {
         let url = sim
             .base_url(p.key)
             .unwrap_or_else(|| panic!("the simulator has no {}", p.key));
@@ -200,7 +200,7 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
         .await
         .expect("runs");
     assert!(
-        sim.requests().len() >= ionos_mcp::tool_table::PRODUCTS.len(),
+        sim.requests().len() >= ionos_mcp::tools::table::PRODUCTS.len(),
         "not every probe reached the simulator"
     );
     assert_eq!(bad.status.code(), Some(1));

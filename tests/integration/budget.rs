@@ -1,6 +1,6 @@
 //! What `tools/list` costs a client on every turn, counted with the o200k tokenizer.
 
-use ionos_mcp::tool_table::TOOLS;
+use ionos_mcp::tools::table::TOOLS;
 
 /// Upper bound for the whole list (tokens); docs/benchmarks.md records the measured value.
 const TOOLS_LIST_TOKEN_BUDGET: usize = 32_000;

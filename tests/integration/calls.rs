@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use ionos_mcp::simulator::{DEMO_TOKEN, RecordedRequest};
-use ionos_mcp::tool_table::{Access, TOOLS};
+use ionos_mcp::tools::table::{Access, TOOLS};
 use serde_json::{Value, json};
 
 use crate::support::{Harness, is_error, text};
@@ -65,18 +65,19 @@ enum Check {
 }
 
 fn today() -> String {
-    ionos_mcp::behaviour::Day::today().to_string()
+    ionos_mcp::tools::behaviour::Day::today().to_string()
 }
 
 fn week_ago() -> String {
-    ionos_mcp::behaviour::Day(ionos_mcp::behaviour::Day::today().0 - 7).to_string()
+    ionos_mcp::tools::behaviour::Day(ionos_mcp::tools::behaviour::Day::today().0 - 7).to_string()
 }
 
 /// `YYYY-MM` of the month before this one.
 fn last_month() -> String {
-    let today = ionos_mcp::behaviour::Day::today().to_string();
-    let first = ionos_mcp::behaviour::Day::parse(&format!("{}-01", &today[..7])).expect("date");
-    ionos_mcp::behaviour::Day(first.0 - 1).to_string()[..7].to_string()
+    let today = ionos_mcp::tools::behaviour::Day::today().to_string();
+    let first =
+        ionos_mcp::tools::behaviour::Day::parse(&format!("{}-01", &today[..7])).expect("date");
+    ionos_mcp::tools::behaviour::Day(first.0 - 1).to_string()[..7].to_string()
 }
 
 fn invoice_id() -> String {
@@ -918,7 +919,7 @@ fn cases() -> Vec<Case> {
 
 /// The path of the tool's product base URL, as the simulator serves it.
 fn base_path(tool: &str) -> &'static str {
-    let product = ionos_mcp::tool_table::tool(tool)
+    let product = ionos_mcp::tools::table::tool(tool)
         .expect("known tool")
         .product;
     match product {
@@ -1001,7 +1002,7 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
         if req.authorization.as_deref() != Some(&format!("Bearer {DEMO_TOKEN}")) {
             failures.push(format!("{}: no bearer token sent", c.tool));
         }
-        let tool = ionos_mcp::tool_table::tool(c.tool).expect("known tool");
+        let tool = ionos_mcp::tools::table::tool(c.tool).expect("known tool");
         let result = match r.structured_content.clone() {
             Some(result) => {
                 // The text block carries the same JSON.

@@ -22,7 +22,7 @@ fn jwt(exp: u64) -> String {
 }
 
 fn now() -> u64 {
-    ionos_mcp::credentials::now()
+    ionos_mcp::upstream::credentials::now()
 }
 
 #[tokio::test]

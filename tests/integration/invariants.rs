@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use ionos_mcp::tool_table::{Access, PRODUCTS, TOOLS};
+use ionos_mcp::tools::table::{Access, PRODUCTS, TOOLS};
 use serde_json::Value;
 
 /// Walks a schema and reports keywords or shapes that some clients or providers reject.

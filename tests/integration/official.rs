@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ionos_mcp::tool_table::{DOCUMENTS, TOOLS};
+use ionos_mcp::tools::table::{DOCUMENTS, TOOLS};
 use serde_json::Value;
 
 /// (product, tool, argument names) of each row of the reference table.

@@ -2,9 +2,9 @@
 //! produce a request whose path is the tool's template with each segment encoded, or a clear
 //! validation error. Arbitrary YAML never panics the generator.
 
-use ionos_mcp::dispatch::Dispatcher;
 use ionos_mcp::errors::ToolError;
-use ionos_mcp::tool_table::TOOLS;
+use ionos_mcp::tools::dispatch::Dispatcher;
+use ionos_mcp::tools::table::TOOLS;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -201,7 +201,7 @@ proptest! {
             doc.push_str(&format!("</{n}>"));
         }
         doc.push_str("</Root>");
-        let v = ionos_mcp::xml::to_json(&doc, &schema).expect("well-formed XML converts");
+        let v = ionos_mcp::upstream::s3::xml::to_json(&doc, &schema).expect("well-formed XML converts");
         prop_assert!(v.is_object());
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             for (name, sub) in props {
@@ -213,7 +213,7 @@ proptest! {
             }
         }
         // Not XML at all: an error, never a panic.
-        let _ = ionos_mcp::xml::to_json(&garbage, &schema);
-        let _ = ionos_mcp::xml::s3_error(garbage.as_bytes());
+        let _ = ionos_mcp::upstream::s3::xml::to_json(&garbage, &schema);
+        let _ = ionos_mcp::upstream::s3::xml::s3_error(garbage.as_bytes());
     }
 }

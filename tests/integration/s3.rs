@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ionos_mcp::config::Secret;
 use ionos_mcp::simulator::{DEMO_S3_ACCESS_KEY, RecordedRequest, Simulator};
-use ionos_mcp::tool_table::TOOLS;
+use ionos_mcp::tools::table::TOOLS;
 use serde_json::{Value, json};
 
 use crate::support::{Harness, config_for, is_error, text};
@@ -404,7 +404,7 @@ fn facts_agree(seen: &BTreeMap<&str, RecordedRequest>) {
     let ops = facts["operations"].as_array().expect("operations");
     let mut problems = Vec::new();
     for (name, req) in seen {
-        let tool = ionos_mcp::tool_table::tool(name).expect("tool");
+        let tool = ionos_mcp::tools::table::tool(name).expect("tool");
         let Some(op) = ops.iter().find(|o| {
             o["operation"]
                 .as_str()

@@ -1,7 +1,7 @@
 //! One snapshot per tool definition, exactly as served in `tools/list`. A spec upgrade or a
 //! manifest change shows up as a reviewable diff per tool (`cargo insta review`).
 
-use ionos_mcp::tool_table::TOOLS;
+use ionos_mcp::tools::table::TOOLS;
 
 #[test]
 fn every_tool_definition_is_snapshotted() {

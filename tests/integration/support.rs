@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use ionos_mcp::config::{Config, Credentials, Secret};
-use ionos_mcp::dispatch::Dispatcher;
-use ionos_mcp::server::IonosServer;
+use ionos_mcp::mcp::IonosServer;
 use ionos_mcp::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
+use ionos_mcp::tools::dispatch::Dispatcher;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::behaviour::Day;
 use crate::simulator::catalog::relative_dates;
+use crate::tools::behaviour::Day;
 
 /// Seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -7,9 +7,9 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::config::Credentials;
-use crate::dispatch::Dispatcher;
 use crate::errors::ToolError;
-use crate::tool_table::{PRODUCTS, TOOLS, ToolSpec};
+use crate::tools::dispatch::Dispatcher;
+use crate::tools::table::{PRODUCTS, TOOLS, ToolSpec};
 
 /// One line of the report.
 pub struct Probe {
@@ -48,8 +48,8 @@ pub async fn run(dispatcher: &Dispatcher, demo: bool) -> (String, bool) {
     let _ = writeln!(out, "credentials: {source}");
     match dispatcher.credentials().expiry() {
         Some(exp) => {
-            let now = crate::credentials::now();
-            let when = crate::credentials::format_utc(exp);
+            let now = crate::upstream::credentials::now();
+            let when = crate::upstream::credentials::format_utc(exp);
             if exp <= now {
                 let _ = writeln!(out, "token: EXPIRED at {when}");
             } else {
@@ -78,7 +78,7 @@ pub async fn run(dispatcher: &Dispatcher, demo: bool) -> (String, bool) {
             continue;
         };
         let mut args = Map::new();
-        if tool.paging != crate::tool_table::Paging::None {
+        if tool.paging != crate::tools::table::Paging::None {
             args.insert("limit".into(), json!(1));
         }
         let started = Instant::now();

@@ -121,7 +121,7 @@ pub fn now() -> u64 {
 
 /// `2026-11-24 09:30 UTC`.
 pub fn format_utc(secs: u64) -> String {
-    let day = crate::behaviour::Day(i64::try_from(secs / 86_400).unwrap_or(0));
+    let day = crate::tools::behaviour::Day(i64::try_from(secs / 86_400).unwrap_or(0));
     let rem = secs % 86_400;
     format!("{day} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
-use crate::request::RequestParts;
+use crate::tools::request::RequestParts;
 
 /// Read or write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::tool_table::{TOOLS, ToolSpec};
+use crate::tools::table::{TOOLS, ToolSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Behaviour {

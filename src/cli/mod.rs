@@ -5,14 +5,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rmcp::ServiceExt;
 use serde_json::{Map, Value, json};
 
+pub mod audit;
+pub mod check;
+
 use crate::config::{Config, Credentials, ProcessEnv, Secret};
-use crate::dispatch::{Dispatcher, Output};
-use crate::server::IonosServer;
 use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
-use crate::tool_table::TOOLS;
+use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::table::TOOLS;
 
 /// Logs go to stderr: on stdio, stdout carries only the protocol.
 pub fn init_logging() {
@@ -59,20 +60,11 @@ pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
             "IONOS_TOKEN is not set: tools are listed, calls will explain how to set it"
         );
     }
-    if let Some(warning) = crate::credentials::expiry_warning(dispatcher.credentials()) {
+    if let Some(warning) = crate::upstream::credentials::expiry_warning(dispatcher.credentials()) {
         // Plain stderr: a person starting the server should see it whatever the log filter.
         eprintln!("ionos-mcp: {warning}");
     }
-    let server = IonosServer::new(dispatcher);
-    tracing::info!(tools = server.tools().len(), demo, "serving MCP on stdio");
-    let service = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("MCP initialization failed")?;
-    service
-        .waiting()
-        .await
-        .context("MCP session ended with an error")?;
+    crate::transport::stdio::serve(dispatcher).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -84,7 +76,7 @@ fn config() -> anyhow::Result<Config> {
 /// `ionos-mcp check`: the table on stdout, exit 1 when any product fails.
 pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
     let (dispatcher, _sim) = dispatcher(demo).await?;
-    let (report, ok) = crate::check::run(&dispatcher, demo).await;
+    let (report, ok) = crate::cli::check::run(&dispatcher, demo).await;
     std::io::stdout().lock().write_all(report.as_bytes())?;
     Ok(if ok {
         ExitCode::SUCCESS
@@ -94,8 +86,8 @@ pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `ionos-mcp audit [--format ...] [--deny-writes]`.
-pub fn audit(format: crate::audit::Format, deny_writes: bool) -> anyhow::Result<ExitCode> {
-    let (text, enabled_writes) = crate::audit::render(format, &config()?);
+pub fn audit(format: crate::cli::audit::Format, deny_writes: bool) -> anyhow::Result<ExitCode> {
+    let (text, enabled_writes) = crate::cli::audit::render(format, &config()?);
     std::io::stdout().lock().write_all(text.as_bytes())?;
     if deny_writes && enabled_writes > 0 {
         eprintln!(
@@ -110,13 +102,13 @@ pub fn audit(format: crate::audit::Format, deny_writes: bool) -> anyhow::Result<
 pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if markdown {
-        out.write_all(crate::audit::tools_markdown().as_bytes())?;
+        out.write_all(crate::cli::audit::tools_markdown().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = config()?;
-    let served: Vec<&crate::tool_table::ToolSpec> =
+    let served: Vec<&crate::tools::table::ToolSpec> =
         TOOLS.iter().filter(|t| config.serves(t)).collect();
-    let documents: Vec<&crate::tool_table::DocumentSpec> = crate::tool_table::DOCUMENTS
+    let documents: Vec<&crate::tools::table::DocumentSpec> = crate::tools::table::DOCUMENTS
         .iter()
         .filter(|d| config.selects(d.product, d.toolset))
         .collect();
@@ -151,7 +143,7 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
             json!({
                 "name": d.name,
                 "product": d.product,
-                "family": crate::tool_table::product(d.product).map_or(d.product, |p| p.family),
+                "family": crate::tools::table::product(d.product).map_or(d.product, |p| p.family),
                 "toolset": d.toolset,
                 "title": d.title,
                 "access": "read",

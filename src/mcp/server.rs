@@ -11,8 +11,8 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
-use crate::dispatch::{Dispatcher, Output};
-use crate::tool_table::{DOCUMENTS, TOOLS};
+use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::table::{DOCUMENTS, TOOLS};
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
@@ -131,11 +131,11 @@ impl ServerHandler for IonosServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        if let Some(doc) = crate::tool_table::document(&request.name) {
+        if let Some(doc) = crate::tools::table::document(&request.name) {
             return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
         }
         // A write tool that is not served still gets a result saying how to enable it.
-        if crate::tool_table::tool(&request.name).is_none() {
+        if crate::tools::table::tool(&request.name).is_none() {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{}`; call tools/list for the available tools",

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::tool_table::{PRODUCTS, SPECS, TOOLS, ToolSpec};
+use crate::tools::table::{PRODUCTS, SPECS, TOOLS, ToolSpec};
 
 /// One tool as a security review sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -64,7 +64,7 @@ pub fn rows(config: &Config) -> Vec<AuditRow> {
                 tokens: t.tokens,
             }
         })
-        .chain(crate::tool_table::DOCUMENTS.iter().map(|d| AuditRow {
+        .chain(crate::tools::table::DOCUMENTS.iter().map(|d| AuditRow {
             name: d.name,
             product: d.product,
             toolset: d.toolset,
@@ -226,14 +226,14 @@ pub fn tools_markdown() -> String {
     let _ = writeln!(
         s,
         "{} tools: {} read-only (including {} documents served without an API call), {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
-        TOOLS.len() + crate::tool_table::DOCUMENTS.len(),
-        TOOLS.iter().filter(|t| t.is_read_only()).count() + crate::tool_table::DOCUMENTS.len(),
-        crate::tool_table::DOCUMENTS.len(),
+        TOOLS.len() + crate::tools::table::DOCUMENTS.len(),
+        TOOLS.iter().filter(|t| t.is_read_only()).count() + crate::tools::table::DOCUMENTS.len(),
+        crate::tools::table::DOCUMENTS.len(),
         TOOLS.iter().filter(|t| !t.is_read_only()).count()
     );
     for p in PRODUCTS {
         let tools: Vec<&ToolSpec> = TOOLS.iter().filter(|t| t.product == p.key).collect();
-        let docs = crate::tool_table::DOCUMENTS
+        let docs = crate::tools::table::DOCUMENTS
             .iter()
             .filter(|d| d.product == p.key)
             .count();
@@ -287,7 +287,7 @@ pub fn tools_markdown() -> String {
                 }
             );
         }
-        for d in crate::tool_table::DOCUMENTS
+        for d in crate::tools::table::DOCUMENTS
             .iter()
             .filter(|d| d.product == p.key)
         {

@@ -1,0 +1,24 @@
+//! MCP over stdio: stdout carries only the protocol; logs go to stderr.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+
+use crate::mcp::IonosServer;
+use crate::tools::dispatch::Dispatcher;
+
+/// Serves MCP on stdin/stdout until the client closes it.
+pub async fn serve(dispatcher: Arc<Dispatcher>) -> anyhow::Result<()> {
+    let server = IonosServer::new(dispatcher);
+    tracing::info!(tools = server.tools().len(), "serving MCP on stdio");
+    let service = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP initialization failed")?;
+    service
+        .waiting()
+        .await
+        .context("MCP session ended with an error")?;
+    Ok(())
+}
