@@ -13,7 +13,9 @@
 //! - `config`: environment variables
 //! - `simulator`: the embedded simulated IONOS account behind `--demo` and the tests
 //! - `cli`: the subcommands; `audit`: the audit report and docs/TOOLS.md
+//! - `access`: who may call the team HTTP server (API keys, scopes, limits, signatures, usage)
 
+pub mod access;
 pub mod audit;
 pub mod behaviour;
 pub mod check;
