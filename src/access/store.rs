@@ -1,0 +1,372 @@
+//! The key store interface: key records, what creating and rotating hand back, usage
+//! events and reports. `SqliteStore` is one implementation; a server shared by several
+//! hosts would use another behind the same trait.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::BoxFuture;
+use super::key::{ApiKey, KEY_PREFIX, KeyHash};
+use super::scopes::Scopes;
+
+/// What the store knows about a key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters (`mcp_sk_AbCdE`), to recognise it in a list.
+    pub prefix: String,
+    pub scopes: Scopes,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    /// May lie in the future: a rotated key keeps working until then.
+    pub revoked_at: Option<i64>,
+    /// Client addresses the key may be used from; empty = any address.
+    #[serde(serialize_with = "serialize_nets")]
+    pub allow_ips: Vec<ipnet::IpNet>,
+    /// Requests per minute; `None` = the server's `--default-rate`.
+    pub rate_per_min: Option<u32>,
+    /// Whether requests must carry `X-MCP-Timestamp` and `X-MCP-Signature`.
+    pub require_signature: bool,
+    /// Free-form labels (owner, team, ticket).
+    pub meta: BTreeMap<String, String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// The id of the key that replaced this one.
+    pub rotated_to: Option<String>,
+}
+
+fn serialize_nets<S: serde::Serializer>(
+    nets: &[ipnet::IpNet],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(nets.iter().map(ToString::to_string))
+}
+
+/// Whether a key can be used at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Expired => "expired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl KeyRecord {
+    /// Revoked once `revoked_at` has passed, expired once `expires_at` has (revocation
+    /// wins when both have), active otherwise.
+    pub fn state(&self, now: i64) -> KeyState {
+        if self.revoked_at.is_some_and(|at| at <= now) {
+            KeyState::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+
+    /// Whether the key may be used from `ip`. An IPv4 address written as IPv6
+    /// (`::ffff:10.1.2.3`, as a dual-stack listener reports it) counts as the IPv4 address.
+    pub fn allows_ip(&self, ip: IpAddr) -> bool {
+        if self.allow_ips.is_empty() {
+            return true;
+        }
+        let canonical = ip.to_canonical();
+        self.allow_ips
+            .iter()
+            .any(|net| net.contains(&canonical) || net.contains(&ip))
+    }
+}
+
+/// What a new key should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<i64>,
+    pub allow_ips: Vec<ipnet::IpNet>,
+    pub rate_per_min: Option<u32>,
+    pub require_signature: bool,
+    pub meta: BTreeMap<String, String>,
+}
+
+impl NewKey {
+    /// A key with every scope, no expiry and no limits beyond the server's defaults.
+    pub fn named(name: impl Into<String>) -> NewKey {
+        NewKey {
+            name: name.into(),
+            scopes: Scopes::all(),
+            expires_at: None,
+            allow_ips: Vec::new(),
+            rate_per_min: None,
+            require_signature: false,
+            meta: BTreeMap::new(),
+        }
+    }
+}
+
+/// What `create`/`rotate` hand back: the record and the key, shown once.
+#[derive(Debug, Clone)]
+pub struct IssuedKey {
+    pub record: KeyRecord,
+    pub key: ApiKey,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// The tool ran and reported an error (the API refused, a resource was missing).
+    ToolError,
+    /// A protocol error or a scope refusal.
+    Refused,
+    RateLimited,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::ToolError => "tool_error",
+            Outcome::Refused => "refused",
+            Outcome::RateLimited => "rate_limited",
+        }
+    }
+
+    /// The outcome `as_str` names.
+    pub fn parse(text: &str) -> Option<Outcome> {
+        [
+            Outcome::Ok,
+            Outcome::ToolError,
+            Outcome::Refused,
+            Outcome::RateLimited,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+}
+
+/// One request made with a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub key_id: String,
+    /// `tools/call`, `tools/list`, `resources/read`, …
+    pub method: String,
+    /// The tool name or resource URI, where the method has one.
+    pub tool: Option<String>,
+    pub outcome: Outcome,
+    pub latency_us: u64,
+    pub at: i64,
+    pub ip: Option<String>,
+}
+
+/// Usage of one key, or of all keys, since a time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageReport {
+    pub key_id: Option<String>,
+    pub since: i64,
+    pub requests: u64,
+    /// Requests whose outcome was not `ok` (tool errors, refusals, rate limiting).
+    pub errors: u64,
+    /// `errors / requests`; 0 without requests.
+    pub error_rate: f64,
+    pub rate_limited: u64,
+    /// Hours with requests, oldest first.
+    pub per_hour: Vec<Bucket>,
+    /// Days (UTC) with requests, oldest first.
+    pub per_day: Vec<Bucket>,
+    /// By tool (or, for requests without one, by method), most calls first.
+    pub per_tool: Vec<ToolUsage>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+/// Requests in an hour or a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bucket {
+    /// Start of the hour or day, Unix seconds.
+    pub start: i64,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// Calls of one tool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolUsage {
+    pub tool: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub avg_latency_ms: f64,
+}
+
+/// Why the store could not do something. The messages say what to do and never contain
+/// key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no API key has the id {id}; run `ionos-mcp keys list` to see the ids")]
+    NotFound { id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the key store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// `NotFound` for `id`; an id that is a key itself (pasted by mistake) is reduced to
+    /// its display prefix, so the key does not end up in a message or a log.
+    pub fn not_found(id: &str) -> StoreError {
+        let id = if id.trim_start().starts_with(KEY_PREFIX) {
+            let prefix: String = id.trim_start().chars().take(12).collect();
+            format!("{prefix}… (that is a key, not a key id)")
+        } else {
+            id.to_string()
+        };
+        StoreError::NotFound { id }
+    }
+}
+
+/// Where keys and their usage are kept.
+pub trait KeyStore: Send + Sync + 'static {
+    /// A new key; the key text is in the answer only.
+    fn create(&self, new: NewKey) -> BoxFuture<'_, Result<IssuedKey, StoreError>>;
+    /// The key with this hash, in whatever state.
+    fn find_by_hash(&self, hash: KeyHash) -> BoxFuture<'_, Result<Option<KeyRecord>, StoreError>>;
+    /// The key with this id, or `NotFound`.
+    fn get(&self, id: String) -> BoxFuture<'_, Result<KeyRecord, StoreError>>;
+    /// Every key, oldest first.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<KeyRecord>, StoreError>>;
+    /// Sets `revoked_at` to `at`, or keeps an earlier time already set.
+    fn revoke(&self, id: String, at: i64) -> BoxFuture<'_, Result<KeyRecord, StoreError>>;
+    /// A new key with the old one's name, scopes, limits and metadata; the old one is
+    /// revoked at `now + grace_secs`. One transaction. A key that expires keeps its
+    /// lifetime: the new one expires as long after now as the old one did after its
+    /// creation. A revoked key, or one already rotated, is `Invalid`.
+    fn rotate(
+        &self,
+        id: String,
+        grace_secs: i64,
+    ) -> BoxFuture<'_, Result<(KeyRecord, IssuedKey), StoreError>>;
+    /// How many keys are active at `now`.
+    fn count_usable(&self, now: i64) -> BoxFuture<'_, Result<usize, StoreError>>;
+    /// Appends events and updates each key's last use (time, ip). One transaction per batch.
+    fn record_usage(&self, events: Vec<UsageEvent>) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Usage since `since` of one key (`NotFound` if there is no such key) or of all.
+    fn usage(
+        &self,
+        key_id: Option<String>,
+        since: i64,
+    ) -> BoxFuture<'_, Result<UsageReport, StoreError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> KeyRecord {
+        KeyRecord {
+            id: "key_000000000000".into(),
+            name: "ci".into(),
+            prefix: "mcp_sk_AbCdE".into(),
+            scopes: Scopes::all(),
+            created_at: 1000,
+            expires_at: None,
+            revoked_at: None,
+            allow_ips: Vec::new(),
+            rate_per_min: None,
+            require_signature: false,
+            meta: BTreeMap::new(),
+            last_used_at: None,
+            last_used_ip: None,
+            rotated_to: None,
+        }
+    }
+
+    #[test]
+    fn state_follows_expiry_and_revocation() {
+        let mut r = record();
+        assert_eq!(r.state(5000), KeyState::Active);
+        r.expires_at = Some(2000);
+        assert_eq!(r.state(1999), KeyState::Active);
+        assert_eq!(r.state(2000), KeyState::Expired);
+        r.revoked_at = Some(3000);
+        assert_eq!(r.state(2500), KeyState::Expired);
+        assert_eq!(r.state(3000), KeyState::Revoked);
+        r.expires_at = None;
+        assert_eq!(r.state(2999), KeyState::Active);
+        assert_eq!(r.state(3001).as_str(), "revoked");
+        assert_eq!(KeyState::Expired.as_str(), "expired");
+        assert_eq!(KeyState::Active.as_str(), "active");
+    }
+
+    #[test]
+    fn allowed_addresses() {
+        let mut r = record();
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        assert!(r.allows_ip(ip("203.0.113.9")));
+        r.allow_ips = vec![
+            "10.1.0.0/16".parse().expect("net"),
+            "2001:db8::/32".parse().expect("net"),
+        ];
+        assert!(r.allows_ip(ip("10.1.2.3")));
+        assert!(r.allows_ip(ip("::ffff:10.1.2.3")));
+        assert!(r.allows_ip(ip("2001:db8::1")));
+        assert!(!r.allows_ip(ip("10.2.0.1")));
+        assert!(!r.allows_ip(ip("::ffff:10.2.0.1")));
+        assert!(!r.allows_ip(ip("2001:db9::1")));
+        r.allow_ips = vec!["::ffff:192.0.2.0/120".parse().expect("net")];
+        assert!(r.allows_ip(ip("::ffff:192.0.2.7")));
+    }
+
+    #[test]
+    fn outcome_names_round_trip() {
+        for o in [
+            Outcome::Ok,
+            Outcome::ToolError,
+            Outcome::Refused,
+            Outcome::RateLimited,
+        ] {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+            assert_eq!(
+                serde_json::to_string(&o).expect("serialises"),
+                format!("\"{}\"", o.as_str())
+            );
+        }
+        assert_eq!(Outcome::parse("OK"), None);
+    }
+
+    #[test]
+    fn not_found_points_to_the_list_and_never_shows_a_key() {
+        let err = StoreError::not_found("key_nope");
+        assert_eq!(
+            err.to_string(),
+            "no API key has the id key_nope; run `ionos-mcp keys list` to see the ids"
+        );
+        let key = ApiKey::generate();
+        let err = StoreError::not_found(key.expose());
+        assert!(!err.to_string().contains(&key.expose()[12..]));
+        assert!(!format!("{err:?}").contains(&key.expose()[12..]));
+        assert!(err.to_string().contains("ionos-mcp keys list"));
+    }
+
+    #[test]
+    fn records_serialise_for_json_output() {
+        let mut r = record();
+        r.allow_ips = vec!["10.0.0.0/8".parse().expect("net")];
+        let json = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(json["allow_ips"], serde_json::json!(["10.0.0.0/8"]));
+        assert_eq!(json["scopes"], "*");
+    }
+}
