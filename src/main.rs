@@ -1,4 +1,5 @@
-//! `ionos-mcp`: serve MCP on stdio, or list, audit and call the tools from a shell.
+//! `ionos-mcp`: serve MCP (stdio, or Streamable HTTP for a team), manage the HTTP server's API
+//! keys, or list, audit and call the tools from a shell.
 
 use std::process::ExitCode;
 
@@ -16,14 +17,24 @@ struct Cli {
     #[arg(long, global = true)]
     demo: bool,
 
+    /// The API key database of the HTTP server (SQLite file). Default: in the user's data
+    /// directory.
+    #[arg(long, global = true, env = "IONOS_MCP_DB")]
+    db: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (the default).
-    Serve,
+    /// Serve MCP: over stdio (the default), or Streamable HTTP with `--transport http`.
+    Serve(cli::serve::ServeArgs),
+    /// Manage the HTTP server's API keys: create, list, revoke, rotate, usage.
+    Keys {
+        #[command(subcommand)]
+        command: cli::keys::KeysCommand,
+    },
     /// List the tools served: name, toolset, title, method and path.
     Tools {
         /// Print JSON instead of a table.
@@ -69,8 +80,13 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match args.command.unwrap_or(Command::Serve) {
-            Command::Serve => cli::serve_stdio(args.demo).await,
+        let command = match args.command {
+            Some(c) => c,
+            None => Command::Serve(cli::serve::ServeArgs::from_env()?),
+        };
+        match command {
+            Command::Serve(serve) => cli::serve::run(args.demo, args.db, serve).await,
+            Command::Keys { command } => cli::keys::run(args.db, command).await,
             Command::Tools { json, markdown } => cli::print_tools(json, markdown),
             Command::Check => cli::check(args.demo).await,
             Command::Audit {

@@ -1,7 +1,7 @@
 //! Durations and expiry times as the `keys` commands take them, and UTC timestamps as
 //! they print them.
 
-use crate::behaviour::Day;
+use crate::tools::behaviour::Day;
 
 const DURATION_FORMS: &str = "a whole number followed by s, m, h, d or w (30s, 15m, 24h, 30d, 2w)";
 const EXPIRY_FORMS: &str = "a duration from now (30s, 15m, 24h, 30d, 2w), a date \

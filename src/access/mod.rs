@@ -12,6 +12,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub mod duration;
+pub mod guard;
 pub mod key;
 pub mod rate;
 pub mod scopes;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::tool_table::{Access, PRODUCTS};
+use crate::tools::table::{Access, PRODUCTS};
 
 /// Read or write; `Write` implies `Read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

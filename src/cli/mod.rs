@@ -9,6 +9,8 @@ use serde_json::{Map, Value, json};
 
 pub mod audit;
 pub mod check;
+pub mod keys;
+pub mod serve;
 
 use crate::config::{Config, Credentials, ProcessEnv, Secret};
 use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
@@ -50,22 +52,6 @@ pub async fn dispatcher(demo: bool) -> anyhow::Result<(Arc<Dispatcher>, Option<S
     }
     let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
     Ok((Arc::new(d), None))
-}
-
-/// `ionos-mcp` / `ionos-mcp serve`: MCP over stdio until the client closes it.
-pub async fn serve_stdio(demo: bool) -> anyhow::Result<ExitCode> {
-    let (dispatcher, _sim) = dispatcher(demo).await?;
-    if matches!(dispatcher.config().credentials, Credentials::None) {
-        tracing::warn!(
-            "IONOS_TOKEN is not set: tools are listed, calls will explain how to set it"
-        );
-    }
-    if let Some(warning) = crate::upstream::credentials::expiry_warning(dispatcher.credentials()) {
-        // Plain stderr: a person starting the server should see it whatever the log filter.
-        eprintln!("ionos-mcp: {warning}");
-    }
-    crate::transport::stdio::serve(dispatcher).await?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The configuration the server would run with (what it serves).

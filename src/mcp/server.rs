@@ -11,8 +11,10 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
+use crate::access::guard::Principal;
+use crate::access::scopes::Level;
 use crate::tools::dispatch::{Dispatcher, Output};
-use crate::tools::table::{DOCUMENTS, TOOLS};
+use crate::tools::table::{Access, DOCUMENTS, TOOLS};
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
@@ -22,30 +24,53 @@ pub const SERVER_NAME: &str = "ionos-mcp";
 pub struct IonosServer {
     dispatcher: Arc<Dispatcher>,
     tools: Arc<Vec<Tool>>,
+    /// Per served tool, in the same order: its product and access, for the caller's scopes.
+    gates: Arc<Vec<(&'static str, Access)>>,
 }
 
 impl IonosServer {
     pub fn new(dispatcher: Arc<Dispatcher>) -> Self {
-        let tools = TOOLS
+        let specs = TOOLS.iter().filter(|t| dispatcher.config().serves(t));
+        let documents = DOCUMENTS
             .iter()
-            .filter(|t| dispatcher.config().serves(t))
+            .filter(|d| dispatcher.config().selects(d.product, d.toolset));
+        let tools = specs
+            .clone()
             .map(|t| t.to_mcp())
-            .chain(
-                DOCUMENTS
-                    .iter()
-                    .filter(|d| dispatcher.config().selects(d.product, d.toolset))
-                    .map(|d| d.to_mcp()),
-            )
+            .chain(documents.clone().map(|d| d.to_mcp()))
+            .collect();
+        let gates = specs
+            .map(|t| (t.product, t.access))
+            .chain(documents.map(|d| (d.product, Access::Read)))
             .collect();
         IonosServer {
             dispatcher,
             tools: Arc::new(tools),
+            gates: Arc::new(gates),
         }
     }
 
     pub fn tools(&self) -> &[Tool] {
         &self.tools
     }
+}
+
+/// The caller over HTTP, as the access guard identified it; `None` on stdio, where the one
+/// local user may call everything the server serves.
+fn principal(context: &RequestContext<RoleServer>) -> Option<&Principal> {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Principal>())
+}
+
+/// Whether the caller's scopes allow a tool of this product and access.
+fn allowed(caller: Option<&Principal>, product: &str, access: Access) -> bool {
+    caller.is_none_or(|p| p.scopes.allows(family(product), Level::from(access)))
+}
+
+fn family(product: &str) -> &str {
+    crate::tools::table::product(product).map_or(product, |p| p.family)
 }
 
 /// Converts a dispatcher outcome into the MCP result.
@@ -76,19 +101,32 @@ impl ServerHandler for IonosServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        // One page: many clients ignore nextCursor.
-        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+        // One page: many clients ignore nextCursor. Over HTTP, only what the key may call.
+        let caller = principal(&context);
+        let tools = match caller {
+            None => self.tools.as_ref().clone(),
+            Some(_) => self
+                .tools
+                .iter()
+                .zip(self.gates.iter())
+                .filter(|(_, (product, access))| allowed(caller, product, *access))
+                .map(|(t, _)| t.clone())
+                .collect(),
+        };
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        let caller = principal(&context);
         let resources = DOCUMENTS
             .iter()
+            .filter(|d| allowed(caller, d.product, Access::Read))
             .map(|d| {
                 Resource::new(d.uri, d.name)
                     .with_title(d.title)
@@ -101,9 +139,13 @@ impl ServerHandler for IonosServer {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        match DOCUMENTS.iter().find(|d| d.uri == request.uri) {
+        let caller = principal(&context);
+        match DOCUMENTS
+            .iter()
+            .find(|d| d.uri == request.uri && allowed(caller, d.product, Access::Read))
+        {
             Some(d) => {
                 Ok(ReadResourceResult::new(vec![ResourceContents::text(d.text, d.uri)]).into())
             }
@@ -131,6 +173,24 @@ impl ServerHandler for IonosServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let caller = principal(&context);
+        // The access guard refused this already over HTTP; checked again here.
+        let gate = match crate::tools::table::tool(&request.name) {
+            Some(t) => Some((t.product, t.access)),
+            None => crate::tools::table::document(&request.name).map(|d| (d.product, Access::Read)),
+        };
+        if let (Some(p), Some((product, access))) = (caller, gate)
+            && !allowed(caller, product, access)
+        {
+            p.note_tool_error();
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "API key {} may not call {}: it needs the scope {}",
+                p.key_id,
+                request.name,
+                crate::access::scopes::Scopes::required(family(product), Level::from(access))
+            ))])
+            .into());
+        }
         if let Some(doc) = crate::tools::table::document(&request.name) {
             return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
         }
@@ -152,7 +212,12 @@ impl ServerHandler for IonosServer {
             }
         };
         match outcome {
-            Some(o) => Ok(to_result(o).into()),
+            Some(o) => {
+                if let (Err(_), Some(p)) = (&o, caller) {
+                    p.note_tool_error();
+                }
+                Ok(to_result(o).into())
+            }
             None => Err(McpError::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,

@@ -1,0 +1,625 @@
+//! The HTTP middleware in front of `/mcp`: who is calling (the API key, its state, the
+//! client's address), whether the request is signed when it must be, what the key may call,
+//! and how often. A request that passes carries a [`Principal`] to the MCP handler; every
+//! authenticated request leaves a usage record, written off the hot path.
+//!
+//! Refusals follow MCP's authorization semantics and carry a JSON body
+//! `{"error": {"code", "message", "type"}}` naming what was wrong and what to do.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use ipnet::IpNet;
+use serde_json::{Value, json};
+
+use super::key::{self, ApiKey, KeyHash};
+use super::rate::{AuthFailures, RateDecision, RateLimiter};
+use super::scopes::{Level, Scopes};
+use super::signature::{self, ReplayCache};
+use super::store::{KeyRecord, KeyState, KeyStore, Outcome, StoreError, UsageEvent};
+use super::usage::UsageRecorder;
+use crate::tools::table::{self, ToolSpec};
+
+/// Requests a key may make per minute besides tool calls and resource reads (initialize,
+/// lists, ping, notifications): generous, but a ceiling.
+pub const HOUSEKEEPING_PER_MINUTE: u32 = 600;
+
+/// How long a looked-up key is trusted before the store is asked again. A revocation made
+/// elsewhere (the CLI, another process) is therefore refused within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// What the guard is configured with.
+#[derive(Debug, Clone)]
+pub struct GuardOptions {
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trust_proxy: Vec<IpNet>,
+    /// Tool calls per minute for keys created without a rate; `None`: unlimited.
+    pub default_rate: Option<u32>,
+    pub max_body_bytes: usize,
+    /// A session binding is forgotten after this long without a request.
+    pub session_idle: Duration,
+}
+
+/// Looked-up keys by hash (`None`: no such key), with the time they were read.
+type KeyCache = HashMap<[u8; 32], (Option<KeyRecord>, Instant)>;
+
+/// The access guard: one per server, shared by every request.
+pub struct Guard {
+    store: Arc<dyn KeyStore>,
+    options: GuardOptions,
+    keys: Mutex<KeyCache>,
+    calls: RateLimiter,
+    housekeeping: RateLimiter,
+    failures: AuthFailures,
+    replay: ReplayCache,
+    usage: UsageRecorder,
+    /// Legacy (2025-11-25) sessions and the key that opened each.
+    sessions: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// Who is calling: handed to the MCP handler with each authenticated request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub name: String,
+    pub scopes: Scopes,
+    tool_failed: Arc<AtomicBool>,
+}
+
+impl Principal {
+    /// Whether the key's scopes allow this tool.
+    pub fn may_use(&self, tool: &ToolSpec) -> bool {
+        self.scopes
+            .allows(tool.product().family, Level::from(tool.access))
+    }
+
+    /// Whether the key may read this product (documents, resources).
+    pub fn may_read(&self, product: &str) -> bool {
+        let family = table::product(product).map_or(product, |p| p.family);
+        self.scopes.allows(family, Level::Read)
+    }
+
+    /// Marks the request's tool call as failed, for the usage record.
+    pub fn note_tool_error(&self) {
+        self.tool_failed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Guard {
+    pub fn new(store: Arc<dyn KeyStore>, options: GuardOptions) -> Guard {
+        Guard {
+            usage: UsageRecorder::spawn(store.clone()),
+            store,
+            options,
+            keys: Mutex::new(HashMap::new()),
+            calls: RateLimiter::default(),
+            housekeeping: RateLimiter::default(),
+            failures: AuthFailures::default(),
+            replay: ReplayCache::default(),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Writes the usage records still pending (graceful shutdown: nothing is lost).
+    pub async fn shutdown(&self) {
+        self.usage.shutdown().await;
+    }
+
+    /// The key's record, from the cache while it is fresh.
+    async fn lookup(&self, hash: KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        {
+            let cache = lock(&self.keys);
+            if let Some((record, at)) = cache.get(&hash.0)
+                && at.elapsed() < KEY_CACHE_TTL
+            {
+                return Ok(record.clone());
+            }
+        }
+        // Looked up by the SHA-256 of a high-entropy key: the index reveals nothing about
+        // any stored key's text.
+        let found = self.store.find_by_hash(KeyHash(hash.0)).await?;
+        let mut cache = lock(&self.keys);
+        if cache.len() > 10_000 {
+            cache.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
+        }
+        cache.insert(hash.0, (found.clone(), Instant::now()));
+        Ok(found)
+    }
+
+    fn session_owner(&self, session: &str) -> Option<String> {
+        let mut sessions = lock(&self.sessions);
+        let idle = self.options.session_idle;
+        let owner = sessions.get_mut(session).and_then(|(key, seen)| {
+            (seen.elapsed() < idle).then(|| {
+                *seen = Instant::now();
+                key.clone()
+            })
+        });
+        if owner.is_none() {
+            sessions.remove(session);
+        }
+        owner
+    }
+
+    fn bind_session(&self, session: &str, key_id: &str) {
+        let mut sessions = lock(&self.sessions);
+        let idle = self.options.session_idle;
+        sessions.retain(|_, (_, seen)| seen.elapsed() < idle);
+        sessions.insert(session.to_string(), (key_id.to_string(), Instant::now()));
+    }
+
+    fn end_session(&self, session: &str) {
+        lock(&self.sessions).remove(session);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A refusal with its JSON body.
+fn refusal(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let kind = match status {
+        StatusCode::UNAUTHORIZED => "authentication_error",
+        StatusCode::FORBIDDEN => "permission_error",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "invalid_request_error",
+    };
+    let body = json!({ "error": { "code": code, "message": message.into(), "type": kind } });
+    (status, axum::Json(body)).into_response()
+}
+
+fn with_header(mut response: Response, name: HeaderName, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, v);
+    }
+    response
+}
+
+/// 401 `invalid_api_key`, with the challenge MCP clients expect.
+fn invalid_key(message: impl Into<String>) -> Response {
+    with_header(
+        refusal(StatusCode::UNAUTHORIZED, "invalid_api_key", message),
+        header::WWW_AUTHENTICATE,
+        "Bearer error=\"invalid_token\"",
+    )
+}
+
+fn rate_headers(mut response: Response, d: &RateDecision) -> Response {
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", d.limit.to_string()),
+        ("ratelimit-remaining", d.remaining.to_string()),
+        ("ratelimit-reset", d.reset_secs.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    }
+    response
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(req: &Request, trust_proxy: &[IpNet]) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())?;
+    let trusted = |ip: &IpAddr| trust_proxy.iter().any(|n| n.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// The JSON-RPC messages of a POST body: each message's method and the tool or resource it
+/// names. Anything unreadable is left to the MCP layer to refuse.
+fn messages(body: &[u8]) -> Vec<(String, Option<String>)> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let one = |m: &Value| {
+        let method = m
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or(if m.get("result").is_some() || m.get("error").is_some() {
+                "response"
+            } else {
+                "unknown"
+            })
+            .to_string();
+        let params = m.get("params");
+        let target = match method.as_str() {
+            "tools/call" => params.and_then(|p| p.get("name")),
+            "resources/read" => params.and_then(|p| p.get("uri")),
+            _ => None,
+        }
+        .and_then(Value::as_str)
+        .map(str::to_string);
+        (method, target)
+    };
+    match &value {
+        Value::Array(items) => items.iter().map(one).collect(),
+        other => vec![one(other)],
+    }
+}
+
+/// The product whose scope a tool call or resource read needs, and at which level. `None`
+/// for names the server does not know (the MCP layer answers those).
+fn needed(method: &str, target: &str) -> Option<(&'static str, Level)> {
+    match method {
+        "tools/call" => {
+            if let Some(tool) = table::tool(target) {
+                return Some((tool.product().family, Level::from(tool.access)));
+            }
+            let doc = table::document(target)?;
+            Some((table::product(doc.product)?.family, Level::Read))
+        }
+        "resources/read" => {
+            let doc = table::DOCUMENTS.iter().find(|d| d.uri == target)?;
+            Some((table::product(doc.product)?.family, Level::Read))
+        }
+        _ => None,
+    }
+}
+
+/// Counted against a key's rate: the requests that reach IONOS or read data.
+fn is_counted(method: &str) -> bool {
+    matches!(method, "tools/call" | "resources/read")
+}
+
+/// Records the request's usage when its answer has been sent (or the client left).
+struct UsageTicket {
+    usage: UsageRecorder,
+    event: Option<UsageEvent>,
+    started: Instant,
+    tool_failed: Arc<AtomicBool>,
+    refused: bool,
+}
+
+impl Drop for UsageTicket {
+    fn drop(&mut self) {
+        if let Some(mut event) = self.event.take() {
+            event.latency_us = self.started.elapsed().as_micros() as u64;
+            if matches!(event.outcome, Outcome::Ok) {
+                if self.refused {
+                    event.outcome = Outcome::Refused;
+                } else if self.tool_failed.load(Ordering::Relaxed) {
+                    event.outcome = Outcome::ToolError;
+                }
+            }
+            self.usage.record(event);
+        }
+    }
+}
+
+/// The middleware: see the module documentation.
+pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ip = client_ip(&req, &guard.options.trust_proxy);
+    if let Some(ip) = ip
+        && let Some(wait) = guard.failures.blocked(ip, SystemTime::now())
+    {
+        return with_header(
+            refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failed_attempts",
+                format!(
+                    "too many requests with an invalid API key from {ip}; wait {wait} s and send a valid key"
+                ),
+            ),
+            header::RETRY_AFTER,
+            &wait.to_string(),
+        );
+    }
+    let fail = |message: String| {
+        if let Some(ip) = ip {
+            guard.failures.note_failure(ip, SystemTime::now());
+        }
+        invalid_key(message)
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return fail("no API key: send `Authorization: Bearer mcp_sk_…` with a key from your ionos-mcp administrator (`ionos-mcp keys create`)".into());
+    };
+    let token = match presented.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return fail(
+                "the Authorization header must be `Bearer mcp_sk_…` (an ionos-mcp API key)".into(),
+            );
+        }
+    };
+    let key = match key::parse(token) {
+        Ok(k) => k,
+        Err(e) if token.starts_with("eyJ") => {
+            return fail(format!(
+                "{e}. This looks like an IONOS token: this server holds the IONOS credentials itself and accepts only ionos-mcp API keys"
+            ));
+        }
+        Err(e) => return fail(e.to_string()),
+    };
+    let now = super::now();
+    let record = match guard.lookup(key.hash()).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into());
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "key store unavailable; refusing requests");
+            return with_header(
+                refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the key store cannot be read; try again shortly",
+                ),
+                header::RETRY_AFTER,
+                "1",
+            );
+        }
+    };
+    match record.state(now) {
+        KeyState::Active => {}
+        KeyState::Expired => {
+            return fail(format!(
+                "API key {} ({}) expired at {}; ask your administrator for a new key",
+                record.id,
+                record.name,
+                super::duration::format_utc(record.expires_at.unwrap_or(now))
+            ));
+        }
+        KeyState::Revoked => {
+            return fail(format!(
+                "API key {} ({}) was revoked at {}{}; ask your administrator for a new key",
+                record.id,
+                record.name,
+                super::duration::format_utc(record.revoked_at.unwrap_or(now)),
+                if record.rotated_to.is_some() {
+                    " (it was rotated: use its replacement)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(ip) = ip
+        && !record.allows_ip(ip)
+    {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            format!(
+                "API key {} may not be used from {ip}; its allow-list is {}. Ask your administrator to add this address",
+                record.id,
+                record
+                    .allow_ips
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+
+    let (parts, body) = req.into_parts();
+    let body: Bytes = match http_body_util::Limited::new(body, guard.options.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is larger than {} bytes",
+                    guard.options.max_body_bytes
+                ),
+            );
+        }
+    };
+    if let Err(response) = check_signature(&guard, &parts.headers, &key, &record, &body, now) {
+        if let Some(ip) = ip {
+            guard.failures.note_failure(ip, SystemTime::now());
+        }
+        return response;
+    }
+
+    let messages = if parts.method == Method::POST {
+        messages(&body)
+    } else {
+        Vec::new()
+    };
+    let method = messages
+        .first()
+        .map(|(m, _)| m.clone())
+        .unwrap_or_else(|| parts.method.to_string());
+    let target = messages.iter().find_map(|(_, t)| t.clone());
+    let tool_failed = Arc::new(AtomicBool::new(false));
+    let mut ticket = UsageTicket {
+        usage: guard.usage.clone(),
+        event: Some(UsageEvent {
+            key_id: record.id.clone(),
+            method,
+            tool: target,
+            outcome: Outcome::Ok,
+            latency_us: 0,
+            at: now,
+            ip: ip.map(|i| i.to_string()),
+        }),
+        started,
+        tool_failed: tool_failed.clone(),
+        refused: false,
+    };
+
+    let session = parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(s) = &session
+        && let Some(owner) = guard.session_owner(s)
+        && owner != record.id
+    {
+        ticket.refused = true;
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "session_key_mismatch",
+            "this MCP session was opened with another API key; start a new session (initialize) with your own key",
+        );
+    }
+
+    for (m, t) in &messages {
+        if let Some((family, level)) = t.as_deref().and_then(|t| needed(m, t))
+            && !record.scopes.allows(family, level)
+        {
+            let scope = Scopes::required(family, level);
+            ticket.refused = true;
+            return with_header(
+                refusal(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    format!(
+                        "API key {} may not call {}: it needs the scope `{scope}` (the key has `{}`). Ask your administrator for a key with that scope",
+                        record.id,
+                        t.as_deref().unwrap_or(""),
+                        record.scopes.to_text()
+                    ),
+                ),
+                header::WWW_AUTHENTICATE,
+                &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+            );
+        }
+    }
+
+    let counted = messages.iter().filter(|(m, _)| is_counted(m)).count();
+    let rate = record.rate_per_min.or(guard.options.default_rate);
+    let decision = match (counted > 0, rate) {
+        (true, Some(per_min)) => Some(guard.calls.check(&record.id, per_min, SystemTime::now())),
+        (true, None) => None,
+        (false, _) => Some(guard.housekeeping.check(
+            &record.id,
+            HOUSEKEEPING_PER_MINUTE,
+            SystemTime::now(),
+        )),
+    };
+    if let Some(d) = &decision
+        && !d.allowed
+    {
+        if let Some(e) = ticket.event.as_mut() {
+            e.outcome = Outcome::RateLimited;
+        }
+        let what = if counted > 0 {
+            "tool calls"
+        } else {
+            "protocol requests"
+        };
+        let response = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            format!(
+                "API key {} made more than {} {what} this minute; wait {} s",
+                record.id, d.limit, d.reset_secs
+            ),
+        );
+        let response = with_header(response, header::RETRY_AFTER, &d.reset_secs.to_string());
+        return rate_headers(response, d);
+    }
+
+    let mut req = Request::from_parts(parts, Body::from(body));
+    req.extensions_mut().insert(Principal {
+        key_id: record.id.clone(),
+        name: record.name.clone(),
+        scopes: record.scopes.clone(),
+        tool_failed,
+    });
+    let is_delete = req.method() == Method::DELETE;
+    let mut response = next.run(req).await;
+    if response.status().is_client_error() || response.status().is_server_error() {
+        ticket.refused = true;
+    }
+    match &session {
+        Some(s) if is_delete => guard.end_session(s),
+        Some(_) => {}
+        None => {
+            if let Some(opened) = response
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+            {
+                guard.bind_session(opened, &record.id);
+            }
+        }
+    }
+    if counted > 0
+        && let Some(d) = &decision
+    {
+        response = rate_headers(response, d);
+    }
+    keep_until_sent(response, ticket)
+}
+
+/// The signature check: required for keys created with `--require-signature`, and checked
+/// for any key that signs.
+#[allow(clippy::result_large_err)]
+fn check_signature(
+    guard: &Guard,
+    headers: &HeaderMap,
+    key: &ApiKey,
+    record: &KeyRecord,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Response> {
+    let timestamp = headers.get("x-mcp-timestamp").and_then(|v| v.to_str().ok());
+    let signature = headers.get("x-mcp-signature").and_then(|v| v.to_str().ok());
+    if !record.require_signature && timestamp.is_none() && signature.is_none() {
+        return Ok(());
+    }
+    signature::verify(key, timestamp, signature, body, now, &guard.replay).map_err(|e| {
+        with_header(
+            refusal(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
+            header::WWW_AUTHENTICATE,
+            "Bearer error=\"invalid_token\"",
+        )
+    })
+}
+
+/// `response` with `value` kept alive until its body has been sent or dropped.
+pub fn keep_until_sent<T: Send + 'static>(response: Response, value: T) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = body.map_frame(move |frame| {
+        let _ = &value;
+        frame
+    });
+    Response::from_parts(parts, Body::new(body))
+}
