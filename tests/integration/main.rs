@@ -10,6 +10,7 @@ mod budget;
 mod calls;
 mod credentials;
 mod faults;
+mod http;
 mod invariants;
 mod official;
 mod properties;
