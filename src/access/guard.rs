@@ -27,7 +27,7 @@ use super::scopes::{Level, Scopes};
 use super::signature::{self, ReplayCache};
 use super::store::{KeyRecord, KeyState, KeyStore, Outcome, StoreError, UsageEvent};
 use super::usage::UsageRecorder;
-use crate::tools::table::{self, ToolSpec};
+use crate::tools::table;
 
 /// Requests a key may make per minute besides tool calls and resource reads (initialize,
 /// lists, ping, notifications): generous, but a ceiling.
@@ -76,18 +76,6 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether the key's scopes allow this tool.
-    pub fn may_use(&self, tool: &ToolSpec) -> bool {
-        self.scopes
-            .allows(tool.product().family, Level::from(tool.access))
-    }
-
-    /// Whether the key may read this product (documents, resources).
-    pub fn may_read(&self, product: &str) -> bool {
-        let family = table::product(product).map_or(product, |p| p.family);
-        self.scopes.allows(family, Level::Read)
-    }
-
     /// Marks the request's tool call as failed, for the usage record.
     pub fn note_tool_error(&self) {
         self.tool_failed.store(true, Ordering::Relaxed);
@@ -487,16 +475,31 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(s) = &session
-        && let Some(owner) = guard.session_owner(s)
-        && owner != record.id
-    {
-        ticket.refused = true;
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "session_key_mismatch",
-            "this MCP session was opened with another API key; start a new session (initialize) with your own key",
-        );
+    let modern = parts
+        .headers
+        .get("mcp-protocol-version")
+        .is_some_and(|v| v.as_bytes() >= b"2026-07-28".as_slice());
+    if let Some(s) = session.as_deref().filter(|_| !modern) {
+        match guard.session_owner(s) {
+            Some(owner) if owner == record.id => {}
+            Some(_) => {
+                ticket.refused = true;
+                return refusal(
+                    StatusCode::FORBIDDEN,
+                    "session_key_mismatch",
+                    "this MCP session was opened with another API key; start a new session (initialize) with your own key",
+                );
+            }
+            // Unknown or idle too long: the client starts a new session, as MCP asks on 404.
+            None => {
+                ticket.refused = true;
+                return refusal(
+                    StatusCode::NOT_FOUND,
+                    "session_not_found",
+                    "this MCP session is unknown or has expired; start a new session (initialize)",
+                );
+            }
+        }
     }
 
     for (m, t) in &messages {

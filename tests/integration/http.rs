@@ -665,6 +665,28 @@ async fn both_protocol_generations_and_sessions_bound_to_their_key() {
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(a.code(), "session_key_mismatch");
+
+    // A session the server does not know: 404, so the client starts a new one.
+    let a = s
+        .post_with(&client, Some(&alice), &list, &legacy_headers("made-up-session"))
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.code(), "session_not_found");
+
+    // Ended by its client: gone for everyone.
+    let ended = client
+        .delete(s.url())
+        .header("authorization", format!("Bearer {alice}"))
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .expect("DELETE answered");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    let a = s
+        .post_with(&client, Some(&alice), &list, &legacy_headers(&session))
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
     s.stop().await;
 }
 
