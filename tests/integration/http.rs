@@ -57,8 +57,15 @@ pub struct TeamServer {
     pub db: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _sim: Simulator,
+    pub sim: Simulator,
     _dir: TempDir,
+}
+
+/// What a test may change before the server starts.
+pub struct Setup {
+    pub config: ionos_mcp::config::Config,
+    pub http: HttpOptions,
+    pub guard: GuardOptions,
 }
 
 /// An HTTP answer: status, headers, and the JSON-RPC message (from JSON or server-sent events)
@@ -127,28 +134,34 @@ pub fn modern_body(method: &str, name: Option<&str>) -> Value {
 
 impl TeamServer {
     pub async fn start() -> TeamServer {
-        TeamServer::start_with(|_, _| {}).await
+        TeamServer::start_with(|_| {}).await
     }
 
-    pub async fn start_with(tune: impl FnOnce(&mut HttpOptions, &mut GuardOptions)) -> TeamServer {
+    /// A server whose configuration `tune` adjusts first.
+    pub async fn start_with(tune: impl FnOnce(&mut Setup)) -> TeamServer {
         let dir = TempDir::new("http");
         let db = dir.path().join("keys.db");
         let store = Arc::new(SqliteStore::open(&db).expect("key store opens"));
         let sim = Simulator::start().await.expect("simulator starts");
         let config = config_for(&format!("http://{}", sim.addr()))
             .with_base_urls(|product| sim.base_url(product));
-        let dispatcher = Arc::new(Dispatcher::new(config).expect("dispatcher"));
-        let mut options = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
-        let mut guard_options = GuardOptions {
+        let http = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
+        let guard = GuardOptions {
             trust_proxy: Vec::new(),
             default_rate: Some(1000),
-            max_body_bytes: options.max_body_bytes,
-            session_idle: options.session_idle,
+            max_body_bytes: http.max_body_bytes,
+            session_idle: http.session_idle,
         };
-        tune(&mut options, &mut guard_options);
+        let mut setup = Setup {
+            config,
+            http,
+            guard,
+        };
+        tune(&mut setup);
+        let dispatcher = Arc::new(Dispatcher::new(setup.config).expect("dispatcher"));
         let shared: Arc<dyn KeyStore> = store.clone();
-        let guard = Arc::new(Guard::new(shared, guard_options));
-        let server = http::bind(dispatcher, options, Some(guard))
+        let guard = Arc::new(Guard::new(shared, setup.guard));
+        let server = http::bind(dispatcher, setup.http, Some(guard))
             .await
             .expect("server binds");
         let addr = server.local_addr().expect("bound address");
@@ -162,7 +175,7 @@ impl TeamServer {
             db,
             stop: Some(stop),
             task: Some(task),
-            _sim: sim,
+            sim,
             _dir: dir,
         }
     }
@@ -347,8 +360,8 @@ async fn health_needs_no_key_and_tells_nothing() {
 #[tokio::test]
 async fn addresses_outside_the_allow_list_get_403_and_forwarded_for_counts_only_from_trusted_proxies()
  {
-    let s = TeamServer::start_with(|_, g| {
-        g.trust_proxy = vec!["127.0.0.2/32".parse().unwrap()];
+    let s = TeamServer::start_with(|s| {
+        s.guard.trust_proxy = vec!["127.0.0.2/32".parse().unwrap()];
     })
     .await;
     let mut office = NewKey::named("office");
@@ -555,9 +568,9 @@ async fn signatures_good_bad_stale_and_replayed() {
 
 #[tokio::test]
 async fn foreign_origin_foreign_host_and_oversized_bodies_are_refused() {
-    let s = TeamServer::start_with(|o, g| {
-        o.max_body_bytes = 4096;
-        g.max_body_bytes = 4096;
+    let s = TeamServer::start_with(|s| {
+        s.http.max_body_bytes = 4096;
+        s.guard.max_body_bytes = 4096;
     })
     .await;
     let key = s.key().await;
@@ -668,7 +681,12 @@ async fn both_protocol_generations_and_sessions_bound_to_their_key() {
 
     // A session the server does not know: 404, so the client starts a new one.
     let a = s
-        .post_with(&client, Some(&alice), &list, &legacy_headers("made-up-session"))
+        .post_with(
+            &client,
+            Some(&alice),
+            &list,
+            &legacy_headers("made-up-session"),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(a.code(), "session_not_found");
@@ -904,4 +922,120 @@ async fn no_key_and_no_key_hash_reach_stderr_even_at_trace_level() {
         !log.contains(&hash[..16]),
         "part of the key's hash is in the log"
     );
+}
+
+#[tokio::test]
+async fn no_key_reaches_past_what_the_server_serves_and_keys_never_go_to_ionos() {
+    let s = TeamServer::start_with(|s| {
+        s.config.toolsets = Some(vec!["dns".to_string()]);
+    })
+    .await;
+    let key = s.key().await;
+    let names = s.list(&key).await.tool_names();
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|n| n.contains("dns")), "{names:?}");
+    assert!(!names.iter().any(|n| n == "start_server"));
+    let a = s.call(&key, "list_datacenters").await;
+    assert_eq!(a.body.pointer("/result/isError"), Some(&Value::Bool(true)));
+    let a = s.call(&key, "start_server").await;
+    assert_eq!(a.body.pointer("/result/isError"), Some(&Value::Bool(true)));
+    assert!(s.call(&key, "list_dns_zones").await.is_tool_success());
+    let sent = s.sim.requests();
+    assert!(!sent.is_empty());
+    for r in &sent {
+        let auth = r.authorization.as_deref().unwrap_or("");
+        assert!(
+            !auth.contains("mcp_sk_"),
+            "an API key went to IONOS: {}",
+            r.path
+        );
+        assert!(
+            auth.contains(ionos_mcp::simulator::DEMO_TOKEN),
+            "{}",
+            r.path
+        );
+    }
+    s.stop().await;
+}
+
+/// An upstream that answers every request after `delay`.
+async fn slow_upstream(delay: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback(move || async move {
+        tokio::time::sleep(delay).await;
+        (
+            [("content-type", "application/json")],
+            json!({"id": "datacenters", "items": []}).to_string(),
+        )
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn on_shutdown_calls_in_flight_finish_and_new_connections_are_refused() {
+    let origin = slow_upstream(Duration::from_millis(1500)).await;
+    let s = TeamServer::start_with(|s| {
+        s.config = config_for(&origin);
+    })
+    .await;
+    let key = s.key().await;
+    let url = s.url();
+    let body = modern_body("tools/call", Some("list_datacenters"));
+    let in_flight = {
+        let key = key.clone();
+        let body = body.clone();
+        tokio::spawn(async move {
+            let r = reqwest::Client::new()
+                .post(&url)
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "list_datacenters")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("answered");
+            read(r).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let addr = s.addr;
+    s.stop().await;
+    let a = in_flight.await.expect("the call task");
+    assert!(
+        a.is_tool_success(),
+        "the call in flight finished: {:?}",
+        a.body
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the server stopped listening"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TeamServer::start_with(|s| {
+        s.http.header_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection was closed by the server");
+    s.stop().await;
 }
