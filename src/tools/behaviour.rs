@@ -60,6 +60,24 @@ pub struct ExcludeItems {
     pub count: Option<String>,
 }
 
+impl Behaviour {
+    /// Where the list sits that item filters and exclusions act on.
+    pub fn items_pointer(&self) -> Option<&str> {
+        self.exclude_items
+            .as_ref()
+            .map(|x| x.items.as_str())
+            .or_else(|| self.item_filters.first().map(|f| f.items.as_str()))
+    }
+}
+
+/// The length of the list at `pointer` (0 when there is none).
+pub fn list_len(answer: &Value, pointer: &str) -> usize {
+    answer
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
 /// The tool's behaviour, parsed once.
 pub fn of(tool: &ToolSpec) -> Option<&'static Behaviour> {
     static ALL: OnceLock<HashMap<&'static str, Behaviour>> = OnceLock::new();

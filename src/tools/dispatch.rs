@@ -76,21 +76,9 @@ impl Dispatcher {
             });
         }
         let (req, args) = self.prepare(tool, arguments)?;
-        let behaviour = crate::tools::behaviour::of(tool);
-        let mut out = match self.upstreams.send(tool, &req).await? {
-            Reply::Value(v) => Output::Json(v),
-            Reply::Body { media, body } => super::shape::shape(tool, &req, &media, &body)?,
-        };
-        // A HEAD answer says which resource it is about: the arguments that named it.
-        if tool.method == "HEAD"
-            && let (Output::Json(Value::Object(obj)), Value::Object(given)) = (&mut out, &args)
-        {
-            for (k, v) in given {
-                obj.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        if let (Some(b), Output::Json(v)) = (behaviour, &mut out) {
-            let omitted = crate::tools::behaviour::finish(b, &args, v);
+        let mut out = self.answer(tool, &req, &args).await?;
+        if let (Some(b), Output::Json(v)) = (crate::tools::behaviour::of(tool), &mut out) {
+            let omitted = self.finish_pages(tool, b, &req, &args, v).await?;
             if omitted > 0
                 && let (Some(x), Some(obj)) = (&b.exclude_items, v.as_object_mut())
             {
@@ -104,6 +92,95 @@ impl Dispatcher {
             }
         }
         Ok(out)
+    }
+
+    /// One request's answer as a result.
+    async fn answer(
+        &self,
+        tool: &'static ToolSpec,
+        req: &RequestParts,
+        args: &Value,
+    ) -> Result<Output, ToolError> {
+        let mut out = match self.upstreams.send(tool, req).await? {
+            Reply::Value(v) => Output::Json(v),
+            Reply::Body { media, body } => super::shape::shape(tool, req, &media, &body)?,
+        };
+        // A HEAD answer says which resource it is about: the arguments that named it.
+        if tool.method == "HEAD"
+            && let (Output::Json(Value::Object(obj)), Value::Object(given)) = (&mut out, args)
+        {
+            for (k, v) in given {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies the declared item filters and exclusions to an answer. When the API pages and
+    /// items were left out, further pages are asked until `limit` items are kept (or the list
+    /// ends), so `limit` counts the items returned; `next_offset` then says where to go on.
+    /// Returns how many excluded items were dropped.
+    async fn finish_pages(
+        &self,
+        tool: &'static ToolSpec,
+        b: &crate::tools::behaviour::Behaviour,
+        req: &RequestParts,
+        args: &Value,
+        first: &mut Value,
+    ) -> Result<usize, ToolError> {
+        use crate::tools::behaviour::{finish, list_len};
+        let pointer = b.items_pointer().filter(|_| b.summarize.is_none());
+        let query = |r: &RequestParts, name: &str| {
+            r.query
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let (Some(pointer), Some(want), table::Paging::Server) =
+            (pointer, query(req, "limit"), tool.paging)
+        else {
+            return Ok(finish(b, args, first));
+        };
+        let start = query(req, "offset").unwrap_or(0);
+        let mut consumed = list_len(first, pointer);
+        let mut more = consumed >= want;
+        let mut omitted = finish(b, args, first);
+        let mut kept = list_len(first, pointer);
+        let mut requests = 1;
+        while kept < want && more && requests < MAX_FILTERED_PAGES {
+            let asked = want - kept;
+            let mut next = req.clone();
+            for (k, v) in next.query.iter_mut() {
+                match k.as_str() {
+                    "offset" => *v = (start + consumed).to_string(),
+                    "limit" => *v = asked.to_string(),
+                    _ => {}
+                }
+            }
+            if query(&next, "offset").is_none() {
+                next.query
+                    .push(("offset".into(), (start + consumed).to_string()));
+            }
+            let Output::Json(mut page) = self.answer(tool, &next, args).await? else {
+                break;
+            };
+            requests += 1;
+            let fetched = list_len(&page, pointer);
+            consumed += fetched;
+            more = fetched >= asked;
+            omitted += finish(b, args, &mut page);
+            if let (Some(Value::Array(found)), Some(Value::Array(items))) = (
+                page.pointer_mut(pointer).map(Value::take),
+                first.pointer_mut(pointer),
+            ) {
+                items.extend(found);
+            }
+            kept = list_len(first, pointer);
+        }
+        if more && let Some(obj) = first.as_object_mut() {
+            obj.insert("next_offset".into(), Value::from(start + consumed));
+        }
+        Ok(omitted)
     }
 
     /// Everything before sending: schema validation, declared behaviour (date windows), the
@@ -216,6 +293,9 @@ impl Dispatcher {
         Ok(args)
     }
 }
+
+/// The most requests one call makes to fill a filtered page.
+const MAX_FILTERED_PAGES: usize = 10;
 
 /// How the patterns of day arguments (`YYYY-MM-DD`) end; such values are also checked against
 /// the calendar.

@@ -1345,6 +1345,43 @@ async fn activity_log_ranges_and_status_updates() {
     }
 }
 
+/// `limit` counts the events returned, after status polls are left out: further pages are
+/// asked for, and `next_offset` continues where the answer stopped.
+#[tokio::test]
+async fn activity_log_limit_counts_the_events_returned() {
+    let h = Harness::start().await;
+    let page = |args: Value| {
+        let h = &h;
+        async move {
+            let r = h.call("list_activitylog_events", args).await;
+            assert!(!is_error(&r), "{}", text(&r));
+            r.structured_content.expect("structured")
+        }
+    };
+    let all = page(json!({"contract": CONTRACT, "limit": 100})).await;
+    let all_ids: Vec<Value> = all["hits"]["hits"].as_array().expect("hits").clone();
+    assert!(all_ids.len() > 3);
+    assert!(all.get("next_offset").is_none(), "the whole list fit");
+    let one = page(json!({"contract": CONTRACT, "limit": 1})).await;
+    assert_eq!(one["hits"]["hits"].as_array().map(Vec::len), Some(1));
+    let mut walked = Vec::new();
+    let mut offset = 0;
+    for _ in 0..50 {
+        let v = page(json!({"contract": CONTRACT, "limit": 2, "offset": offset})).await;
+        let hits = v["hits"]["hits"].as_array().expect("hits");
+        assert!(hits.len() <= 2);
+        walked.extend(hits.iter().cloned());
+        match v.get("next_offset").and_then(Value::as_u64) {
+            Some(next) => {
+                assert!(next as usize > offset, "next_offset moves on");
+                offset = next as usize;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked, all_ids, "paging returns every event once, in order");
+}
+
 /// Billing periods and dates are checked before any request.
 #[tokio::test]
 async fn billing_periods_are_validated_before_sending() {
