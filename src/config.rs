@@ -60,6 +60,32 @@ pub struct Config {
     pub toolsets: Option<Vec<String>>,
     /// The S3 data plane of Object Storage.
     pub s3: S3Settings,
+    /// `IONOS_MCP_LOAD_MODE`: how tools are offered to clients.
+    pub load_mode: LoadMode,
+}
+
+/// How the tools are offered in `tools/list`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadMode {
+    /// Every served tool, with its full definition (the default).
+    #[default]
+    Eager,
+    /// Three meta-tools that search, describe and call the served tools: for clients with
+    /// tool caps and no tool search of their own. `search` and `lazy` are taken as this.
+    #[value(alias = "search", alias = "lazy")]
+    Dynamic,
+}
+
+impl LoadMode {
+    /// `eager`, `dynamic` (or `search`; `lazy`, whose sentinel tools need
+    /// `notifications/tools/list_changed`, is served as `dynamic`, which needs nothing).
+    pub fn parse(text: &str) -> Option<LoadMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "eager" => Some(LoadMode::Eager),
+            "dynamic" | "search" | "lazy" => Some(LoadMode::Dynamic),
+            _ => None,
+        }
+    }
 }
 
 /// Access key pair and endpoint choice for the S3 tools.
@@ -156,6 +182,15 @@ impl Config {
                     .map(|v| Secret::new(v.trim())),
                 region: env.get("IONOS_S3_REGION").map(|v| v.trim().to_string()),
                 single_endpoint: env.get("IONOS_S3_ENDPOINT").is_some(),
+            },
+            load_mode: match env.get("IONOS_MCP_LOAD_MODE") {
+                None => LoadMode::Eager,
+                Some(v) => LoadMode::parse(&v).ok_or_else(|| ConfigError {
+                    variable: "IONOS_MCP_LOAD_MODE".into(),
+                    message: format!(
+                        "`{v}` is not a load mode; expected eager or dynamic (alias search)"
+                    ),
+                })?,
             },
             writes_enabled: env
                 .get("IONOS_ENABLE_WRITES")

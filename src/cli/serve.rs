@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::access::guard::{Guard, GuardOptions};
 use crate::access::sqlite::SqliteStore;
 use crate::access::store::KeyStore;
-use crate::config::Credentials;
+use crate::config::{Credentials, LoadMode};
 use crate::transport::http::{self, HttpOptions};
 
 /// The transport a client connects with.
@@ -63,6 +63,11 @@ pub struct ServeArgs {
     /// A 2025-11-25 session ends after this long without a request (`30m`, `2h`).
     #[arg(long, env = "IONOS_MCP_SESSION_IDLE", default_value = "30m")]
     pub session_idle: String,
+    /// How tools are offered: `eager` (every tool) or `dynamic` (alias `search`: three
+    /// meta-tools that search, describe and call them, for clients with tool caps).
+    /// Overrides IONOS_MCP_LOAD_MODE.
+    #[arg(long, value_enum)]
+    pub load_mode: Option<LoadMode>,
 }
 
 impl ServeArgs {
@@ -97,8 +102,9 @@ pub async fn run(demo: bool, db: Option<PathBuf>, args: ServeArgs) -> anyhow::Re
         // Plain stderr: a person starting the server should see it whatever the log filter.
         eprintln!("ionos-mcp: {warning}");
     }
+    let mode = args.load_mode.unwrap_or(dispatcher.config().load_mode);
     match args.transport {
-        Transport::Stdio => crate::transport::stdio::serve(dispatcher).await?,
+        Transport::Stdio => crate::transport::stdio::serve(dispatcher, mode).await?,
         Transport::Http => serve_http(dispatcher, db, args).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -110,6 +116,7 @@ async fn serve_http(
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let mut options = HttpOptions::new(args.http_addr);
+    options.load_mode = args.load_mode.unwrap_or(dispatcher.config().load_mode);
     if !args.allowed_hosts.is_empty() {
         options.allowed_hosts = args.allowed_hosts.clone();
     }

@@ -1,5 +1,9 @@
-//! The MCP side: the rmcp handler that lists the tool table and hands calls to the dispatcher.
+//! The MCP side: the rmcp handler that lists the tool table (every tool, or three meta-tools
+//! in the dynamic load mode) and hands calls to the dispatcher.
 
+mod catalog;
+mod meta;
+mod search;
 mod server;
 
 pub use server::{IonosServer, SERVER_NAME, to_result};

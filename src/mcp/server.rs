@@ -11,47 +11,100 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
+use super::catalog::{self, Catalog};
+use super::meta;
 use crate::access::guard::Principal;
 use crate::access::scopes::Level;
+use crate::config::LoadMode;
 use crate::tools::dispatch::{Dispatcher, Output};
-use crate::tools::table::{Access, DOCUMENTS, TOOLS};
+use crate::tools::table::{Access, DOCUMENTS};
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
 
-/// One MCP session's handler. Cheap to clone; the dispatcher is shared.
+/// One MCP session's handler. Cheap to clone; the dispatcher and catalog are shared.
 #[derive(Clone)]
 pub struct IonosServer {
     dispatcher: Arc<Dispatcher>,
-    tools: Arc<Vec<Tool>>,
-    /// Per served tool, in the same order: its product and access, for the caller's scopes.
-    gates: Arc<Vec<(&'static str, Access)>>,
+    catalog: Arc<Catalog>,
+    mode: LoadMode,
+    /// What `tools/list` offers in the dynamic mode: the three meta-tools.
+    meta_tools: Arc<Vec<Tool>>,
 }
 
 impl IonosServer {
+    /// A server in the configuration's load mode.
     pub fn new(dispatcher: Arc<Dispatcher>) -> Self {
-        let specs = TOOLS.iter().filter(|t| dispatcher.config().serves(t));
-        let documents = DOCUMENTS
-            .iter()
-            .filter(|d| dispatcher.config().selects(d.product, d.toolset));
-        let tools = specs
-            .clone()
-            .map(|t| t.to_mcp())
-            .chain(documents.clone().map(|d| d.to_mcp()))
-            .collect();
-        let gates = specs
-            .map(|t| (t.product, t.access))
-            .chain(documents.map(|d| (d.product, Access::Read)))
-            .collect();
+        let mode = dispatcher.config().load_mode;
+        IonosServer::with_mode(dispatcher, mode)
+    }
+
+    pub fn with_mode(dispatcher: Arc<Dispatcher>, mode: LoadMode) -> Self {
+        let catalog = Catalog::new(dispatcher.config());
+        let meta_tools = meta::definitions(dispatcher.config().writes_enabled);
         IonosServer {
             dispatcher,
-            tools: Arc::new(tools),
-            gates: Arc::new(gates),
+            catalog: Arc::new(catalog),
+            mode,
+            meta_tools: Arc::new(meta_tools),
         }
     }
 
-    pub fn tools(&self) -> &[Tool] {
-        &self.tools
+    /// The tools served (behind the meta-tools in the dynamic mode).
+    pub fn tools(&self) -> Vec<Tool> {
+        self.catalog
+            .entries
+            .iter()
+            .map(|e| e.tool.clone())
+            .collect()
+    }
+
+    /// Calls a served tool by name, with the same checks however it was asked for.
+    /// `Err` is a protocol error (no such tool).
+    async fn call_named(
+        &self,
+        name: &str,
+        arguments: Option<serde_json::Map<String, serde_json::Value>>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let caller = principal(context);
+        let entry = self.catalog.get(name);
+        // The access guard refused this already over HTTP; checked again here, and for
+        // calls through ionos_call_tool, which the guard cannot see into.
+        if let (Some(p), Some(e)) = (caller, entry)
+            && !e.allows(caller)
+        {
+            p.note_tool_error();
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "API key {} may not call {name}: it needs the scope {}",
+                p.key_id,
+                crate::access::scopes::Scopes::required(e.family(), Level::from(e.access))
+            ))]));
+        }
+        if let Some(doc) = crate::tools::table::document(name).filter(|_| entry.is_some()) {
+            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]));
+        }
+        // A tool that is not served (another toolset, writes off) still gets a result
+        // saying how to enable it; a name that is no tool at all is a protocol error.
+        if crate::tools::table::tool(name).is_none() {
+            return Err(meta::unknown(&self.catalog, caller, name));
+        }
+        let call = self.dispatcher.call(name, arguments);
+        let outcome = tokio::select! {
+            r = call => r,
+            _ = context.ct.cancelled() => {
+                return Ok(CallToolResult::error(vec![ContentBlock::text("the call was cancelled")]));
+            }
+        };
+        match outcome {
+            Some(o) => {
+                if let (Err(_), Some(p)) = (&o, caller) {
+                    p.note_tool_error();
+                }
+                Ok(to_result(o))
+            }
+            None => Err(meta::unknown(&self.catalog, caller, name)),
+        }
     }
 }
 
@@ -64,13 +117,12 @@ fn principal(context: &RequestContext<RoleServer>) -> Option<&Principal> {
         .and_then(|p| p.extensions.get::<Principal>())
 }
 
-/// Whether the caller's scopes allow a tool of this product and access.
-fn allowed(caller: Option<&Principal>, product: &str, access: Access) -> bool {
-    caller.is_none_or(|p| p.scopes.allows(family(product), Level::from(access)))
-}
-
-fn family(product: &str) -> &str {
-    crate::tools::table::product(product).map_or(product, |p| p.family)
+/// A meta-tool's answer: structured, or an error result naming what to send instead.
+fn meta_result(answer: Result<serde_json::Value, meta::MetaError>) -> CallToolResult {
+    match answer {
+        Ok(v) => CallToolResult::structured(v),
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]),
+    }
 }
 
 /// Converts a dispatcher outcome into the MCP result.
@@ -104,15 +156,12 @@ impl ServerHandler for IonosServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         // One page: many clients ignore nextCursor. Over HTTP, only what the key may call.
-        let caller = principal(&context);
-        let tools = match caller {
-            None => self.tools.as_ref().clone(),
-            Some(_) => self
-                .tools
-                .iter()
-                .zip(self.gates.iter())
-                .filter(|(_, (product, access))| allowed(caller, product, *access))
-                .map(|(t, _)| t.clone())
+        let tools = match self.mode {
+            LoadMode::Dynamic => self.meta_tools.as_ref().clone(),
+            LoadMode::Eager => self
+                .catalog
+                .visible(principal(&context))
+                .map(|e| e.tool.clone())
                 .collect(),
         };
         Ok(ListToolsResult::with_all_items(tools))
@@ -126,7 +175,7 @@ impl ServerHandler for IonosServer {
         let caller = principal(&context);
         let resources = DOCUMENTS
             .iter()
-            .filter(|d| allowed(caller, d.product, Access::Read))
+            .filter(|d| catalog::allowed(caller, d.product, Access::Read))
             .map(|d| {
                 Resource::new(d.uri, d.name)
                     .with_title(d.title)
@@ -144,7 +193,7 @@ impl ServerHandler for IonosServer {
         let caller = principal(&context);
         match DOCUMENTS
             .iter()
-            .find(|d| d.uri == request.uri && allowed(caller, d.product, Access::Read))
+            .find(|d| d.uri == request.uri && catalog::allowed(caller, d.product, Access::Read))
         {
             Some(d) => {
                 Ok(ReadResourceResult::new(vec![ResourceContents::text(d.text, d.uri)]).into())
@@ -165,7 +214,11 @@ impl ServerHandler for IonosServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.iter().find(|t| t.name == name).cloned()
+        self.meta_tools
+            .iter()
+            .find(|t| t.name == name && self.mode == LoadMode::Dynamic)
+            .or_else(|| self.catalog.get(name).map(|e| &e.tool))
+            .cloned()
     }
 
     async fn call_tool(
@@ -174,54 +227,27 @@ impl ServerHandler for IonosServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = principal(&context);
-        // The access guard refused this already over HTTP; checked again here.
-        let gate = match crate::tools::table::tool(&request.name) {
-            Some(t) => Some((t.product, t.access)),
-            None => crate::tools::table::document(&request.name).map(|d| (d.product, Access::Read)),
-        };
-        if let (Some(p), Some((product, access))) = (caller, gate)
-            && !allowed(caller, product, access)
-        {
-            p.note_tool_error();
-            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "API key {} may not call {}: it needs the scope {}",
-                p.key_id,
-                request.name,
-                crate::access::scopes::Scopes::required(family(product), Level::from(access))
-            ))])
-            .into());
-        }
-        if let Some(doc) = crate::tools::table::document(&request.name) {
-            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
-        }
-        // A write tool that is not served still gets a result saying how to enable it.
-        if crate::tools::table::tool(&request.name).is_none() {
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown tool `{}`; call tools/list for the available tools",
-                    request.name
-                ),
-                None,
-            ));
-        }
-        let call = self.dispatcher.call(&request.name, request.arguments);
-        let outcome = tokio::select! {
-            r = call => r,
-            _ = context.ct.cancelled() => {
-                return Err(McpError::internal_error("the call was cancelled", None));
+        let args = request.arguments.clone().unwrap_or_default();
+        let result = match (self.mode, request.name.as_ref()) {
+            (LoadMode::Dynamic, meta::SEARCH) => {
+                meta_result(meta::search(&self.catalog, caller, &args))
             }
-        };
-        match outcome {
-            Some(o) => {
-                if let (Err(_), Some(p)) = (&o, caller) {
-                    p.note_tool_error();
-                }
-                Ok(to_result(o).into())
+            (LoadMode::Dynamic, meta::DESCRIBE) => {
+                meta_result(meta::describe(&self.catalog, caller, &args))
             }
-            None => Err(McpError::invalid_params(
-                format!("unknown tool `{}`", request.name),
-                None,
-            )),
-        }
+            (LoadMode::Dynamic, meta::CALL) => match meta::call_target(&args) {
+                // Through the meta-tool an unknown name is the model's mistake: a result.
+                Ok((name, arguments)) => self
+                    .call_named(&name, arguments, &context)
+                    .await
+                    .unwrap_or_else(|e| CallToolResult::error(vec![ContentBlock::text(e)])),
+                Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]),
+            },
+            (_, name) => self
+                .call_named(name, request.arguments, &context)
+                .await
+                .map_err(|e| McpError::invalid_params(e, None))?,
+        };
+        Ok(result.into())
     }
 }

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::access::guard::{Guard, keep_until_sent};
+use crate::config::LoadMode;
 use crate::mcp::IonosServer;
 use crate::tools::dispatch::Dispatcher;
 
@@ -52,6 +53,8 @@ pub struct HttpOptions {
     pub session_idle: Duration,
     /// On shutdown, how long calls in flight may take to finish.
     pub shutdown_grace: Duration,
+    /// How the tools are offered.
+    pub load_mode: LoadMode,
 }
 
 impl HttpOptions {
@@ -71,6 +74,7 @@ impl HttpOptions {
             header_read_timeout: Duration::from_secs(10),
             session_idle: Duration::from_secs(30 * 60),
             shutdown_grace: Duration::from_secs(30),
+            load_mode: LoadMode::Eager,
         }
     }
 }
@@ -113,7 +117,7 @@ pub async fn bind(
     }
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle);
-    let server = IonosServer::new(dispatcher);
+    let server = IonosServer::with_mode(dispatcher, options.load_mode);
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
     let in_flight = Arc::new(InFlight::default());
     let mut mcp_routes = Router::new().nest_service(MCP_PATH, mcp);

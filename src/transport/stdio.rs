@@ -5,13 +5,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use rmcp::ServiceExt;
 
+use crate::config::LoadMode;
 use crate::mcp::IonosServer;
 use crate::tools::dispatch::Dispatcher;
 
 /// Serves MCP on stdin/stdout until the client closes it.
-pub async fn serve(dispatcher: Arc<Dispatcher>) -> anyhow::Result<()> {
-    let server = IonosServer::new(dispatcher);
-    tracing::info!(tools = server.tools().len(), "serving MCP on stdio");
+pub async fn serve(dispatcher: Arc<Dispatcher>, mode: LoadMode) -> anyhow::Result<()> {
+    let server = IonosServer::with_mode(dispatcher, mode);
+    tracing::info!(tools = server.tools().len(), ?mode, "serving MCP on stdio");
     let service = server
         .serve(rmcp::transport::stdio())
         .await

@@ -12,6 +12,7 @@ mod credentials;
 mod faults;
 mod http;
 mod invariants;
+mod load_modes;
 mod official;
 mod properties;
 mod s3;
