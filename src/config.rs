@@ -62,7 +62,12 @@ pub struct Config {
     pub s3: S3Settings,
     /// `IONOS_MCP_LOAD_MODE`: how tools are offered to clients.
     pub load_mode: LoadMode,
+    /// `IONOS_MCP_MAX_ANSWER_TOKENS`: no answer is larger than about this many tokens.
+    pub max_answer_tokens: usize,
 }
+
+/// The default size budget of one answer, in o200k tokens.
+pub const DEFAULT_MAX_ANSWER_TOKENS: usize = 20_000;
 
 /// How the tools are offered in `tools/list`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -182,6 +187,20 @@ impl Config {
                     .map(|v| Secret::new(v.trim())),
                 region: env.get("IONOS_S3_REGION").map(|v| v.trim().to_string()),
                 single_endpoint: env.get("IONOS_S3_ENDPOINT").is_some(),
+            },
+            max_answer_tokens: match env.get("IONOS_MCP_MAX_ANSWER_TOKENS") {
+                None => DEFAULT_MAX_ANSWER_TOKENS,
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if (1_000..=1_000_000).contains(&n) => n,
+                    _ => {
+                        return Err(ConfigError {
+                            variable: "IONOS_MCP_MAX_ANSWER_TOKENS".into(),
+                            message: format!(
+                                "`{v}` is not a number of tokens between 1000 and 1000000"
+                            ),
+                        });
+                    }
+                },
             },
             load_mode: match env.get("IONOS_MCP_LOAD_MODE") {
                 None => LoadMode::Eager,

@@ -91,6 +91,23 @@ impl Dispatcher {
                 );
             }
         }
+        let budget = self.config.max_answer_tokens;
+        match &mut out {
+            Output::Json(v) => {
+                let takes = |name: &str| {
+                    tool.input_schema_object()
+                        .get("properties")
+                        .is_some_and(|p| p.get(name).is_some())
+                };
+                let next = super::fit::Continuation {
+                    offset: takes("offset")
+                        .then(|| args.get("offset").and_then(Value::as_u64).unwrap_or(0)),
+                    start_after: takes("start_after"),
+                };
+                super::fit::fit(v, budget, next)
+            }
+            Output::Text(t) => super::fit::fit_text(t, budget),
+        };
         Ok(out)
     }
 

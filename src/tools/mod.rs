@@ -4,6 +4,7 @@
 
 pub mod behaviour;
 pub mod dispatch;
+pub mod fit;
 pub mod request;
 pub mod shape;
 pub mod table;

@@ -965,7 +965,12 @@ async fn run_all(h: &Harness) -> BTreeMap<&'static str, RecordedRequest> {
             continue;
         }
         let sent = h.sim.requests();
-        if sent.len() != 1 {
+        // A list whose declared filters left items out asks for further pages until `limit`
+        // items are kept: the first request is the one the arguments make.
+        let pages_on = ionos_mcp::tools::table::tool(c.tool)
+            .and_then(ionos_mcp::tools::behaviour::of)
+            .is_some_and(|b| b.items_pointer().is_some() && b.summarize.is_none());
+        if sent.is_empty() || (sent.len() != 1 && !pages_on) {
             failures.push(format!(
                 "{}: {} requests sent: {sent:?}",
                 c.tool,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod answer_budget;
 mod audit;
 mod bad_input;
 mod binary;
