@@ -203,6 +203,13 @@ impl Config {
     }
 }
 
+/// Short names people use for products in `IONOS_TOOLSETS`.
+const TOOLSET_ALIASES: [(&str, &str); 3] = [
+    ("k8s", "kubernetes"),
+    ("s3", "objectstorage_s3"),
+    ("cert", "certmanager"),
+];
+
 /// `IONOS_TOOLSETS=compute,dns/dns,kubernetes`: every entry must name a product, a toolset or a
 /// `product/toolset` of the tool table.
 fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
@@ -231,7 +238,13 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
     }
     let wanted: Vec<String> = raw
         .split(',')
-        .map(|s| s.trim().to_string())
+        .map(|s| {
+            let s = s.trim().to_ascii_lowercase();
+            TOOLSET_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == s)
+                .map_or(s, |(_, key)| key.to_string())
+        })
         .filter(|s| !s.is_empty())
         .collect();
     let unknown: Vec<&String> = wanted.iter().filter(|w| !known.contains(w)).collect();
@@ -240,9 +253,14 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
         return Err(ConfigError {
             variable: "IONOS_TOOLSETS".into(),
             message: format!(
-                "unknown {:?}; use a comma-separated list of: {}",
+                "unknown {:?}; use a comma-separated list of: {} (or {})",
                 unknown,
-                known.join(", ")
+                known.join(", "),
+                TOOLSET_ALIASES
+                    .iter()
+                    .map(|(a, k)| format!("{a} for {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     }

@@ -109,6 +109,7 @@ pub enum ToolError {
     S3KeysMissing { tool: String, missing: String },
 
     #[error("Object Storage refused the request ({status} {code}){message}. {hint}")]
+    /// `message` is `: …` without a closing full stop, as [`ionos_detail`] gives it.
     S3Refused {
         status: u16,
         code: String,
@@ -134,6 +135,8 @@ pub fn ionos_detail(body: &[u8]) -> String {
                     .map(str::to_string)
                     .or(c.as_i64().map(|n| n.to_string()))
             });
+            // The sentence goes on after the detail, so its own full stop would double.
+            let text = text.trim().trim_end_matches('.');
             Some(match code {
                 Some(c) => format!("{text} [IONOS error {c}]"),
                 None => text.to_string(),

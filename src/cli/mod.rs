@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 pub mod audit;
 pub mod check;
+pub mod columns;
 pub mod keys;
 pub mod serve;
 
@@ -145,36 +146,42 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        let w = served.iter().map(|t| t.name.len()).max().unwrap_or(10);
-        let ws = served.iter().map(|t| t.toolset.len()).max().unwrap_or(8);
-        writeln!(
-            out,
-            "{:w$}  {:ws$}  {:5}  {:6} PATH",
-            "TOOL", "TOOLSET", "ACCESS", "METHOD"
+        let rows: Vec<Vec<String>> = served
+            .iter()
+            .map(|t| {
+                vec![
+                    t.name.to_string(),
+                    t.toolset.to_string(),
+                    t.access.as_str().to_string(),
+                    t.method.to_string(),
+                    t.title.to_string(),
+                    t.path.to_string(),
+                ]
+            })
+            .chain(documents.iter().map(|d| {
+                vec![
+                    d.name.to_string(),
+                    d.toolset.to_string(),
+                    "read".into(),
+                    "-".into(),
+                    d.title.to_string(),
+                    d.uri.to_string(),
+                ]
+            }))
+            .collect();
+        out.write_all(
+            crate::cli::columns::render(
+                &["TOOL", "TOOLSET", "ACCESS", "METHOD", "TITLE", "PATH"],
+                &rows,
+            )
+            .as_bytes(),
         )?;
-        for t in &served {
-            writeln!(
-                out,
-                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
-                t.name,
-                t.toolset,
-                t.access.as_str(),
-                t.method,
-                t.path,
-                t.title
-            )?;
-        }
-        for d in &documents {
-            writeln!(
-                out,
-                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
-                d.name, d.toolset, "read", "-", d.uri, d.title
-            )?;
-        }
         writeln!(out, "\n{} tools", served.len() + documents.len())?;
+        // Only the write tools of the selected toolsets are worth a mention.
         let writes_off = TOOLS
             .iter()
             .filter(|t| !t.is_read_only() && !config.writes_enabled)
+            .filter(|t| config.selects(t.product, t.toolset))
             .count();
         if writes_off > 0 {
             writeln!(
@@ -185,7 +192,12 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         let unselected = TOOLS
             .iter()
             .filter(|t| !config.selects(t.product, t.toolset))
-            .count();
+            .filter(|t| t.is_read_only() || config.writes_enabled)
+            .count()
+            + crate::tools::table::DOCUMENTS
+                .iter()
+                .filter(|d| !config.selects(d.product, d.toolset))
+                .count();
         if unselected > 0 {
             writeln!(
                 out,
@@ -197,24 +209,31 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `ionos-mcp call <tool> '<json>'`: one call, the result on stdout, exit 1 on a tool error.
+/// Documents (`get_billing_focus_spec`) are printed as the server serves them.
 pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<ExitCode> {
-    let args: Value = serde_json::from_str(arguments)
-        .with_context(|| format!("arguments must be a JSON object, e.g. '{{\"datacenter_id\": \"...\"}}'; got `{arguments}`"))?;
+    let spec = crate::tools::table::tool(tool);
+    let document = crate::tools::table::document(tool);
+    if spec.is_none() && document.is_none() {
+        anyhow::bail!("{}", unknown_tool(tool, &config()?));
+    }
+    let example = spec.map_or_else(|| "{}".to_string(), example_arguments);
+    let args: Value = serde_json::from_str(arguments).map_err(|e| {
+        anyhow::anyhow!(
+            "the arguments must be a JSON object, e.g. '{example}' for {tool}; `{}` is not JSON ({e})",
+            crate::errors::truncate(arguments, 80)
+        )
+    })?;
     let Value::Object(args) = args else {
-        anyhow::bail!("arguments must be a JSON object, e.g. '{{}}'");
+        anyhow::bail!("the arguments must be a JSON object, e.g. '{example}' for {tool}");
     };
-    let (dispatcher, _sim) = dispatcher(demo).await?;
-    let outcome = dispatcher.call(tool, Some(args)).await;
     let mut out = std::io::stdout().lock();
-    match outcome {
-        None => {
-            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-            anyhow::bail!(
-                "unknown tool `{tool}`; `ionos-mcp tools` lists them ({} in all, e.g. {})",
-                names.len(),
-                names[..3.min(names.len())].join(", ")
-            )
-        }
+    if let Some(d) = document {
+        writeln!(out, "{}", d.text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (dispatcher, _sim) = dispatcher(demo).await?;
+    match dispatcher.call(tool, Some(args)).await {
+        None => anyhow::bail!("{}", unknown_tool(tool, dispatcher.config())),
         Some(Ok(Output::Json(v))) => {
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
@@ -228,6 +247,53 @@ pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<Exi
             eprintln!("error: {e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// "unknown tool `x`; did you mean `y`?", with how many tools there are.
+pub fn unknown_tool(name: &str, config: &Config) -> String {
+    let documents = crate::tools::table::DOCUMENTS;
+    let served = TOOLS.iter().filter(|t| config.serves(t)).count()
+        + documents
+            .iter()
+            .filter(|d| config.selects(d.product, d.toolset))
+            .count();
+    let all = TOOLS.len() + documents.len();
+    let guess = crate::tools::table::closest(name)
+        .map(|n| format!(" Did you mean `{n}`?"))
+        .unwrap_or_default();
+    format!(
+        "unknown tool `{name}`.{guess} `ionos-mcp tools` lists the {served} tools served ({all} in all, counting those IONOS_TOOLSETS or IONOS_ENABLE_WRITES leave out)"
+    )
+}
+
+/// A JSON object with the tool's required arguments, for examples in messages.
+fn example_arguments(tool: &crate::tools::table::ToolSpec) -> String {
+    let schema = tool.input_schema_object();
+    let props = schema.get("properties").and_then(Value::as_object);
+    let fields: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|name| {
+            let ty = props
+                .and_then(|p| p.get(name))
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str);
+            let value = match ty {
+                Some("integer" | "number") => "1",
+                Some("boolean") => "true",
+                _ => "\"...\"",
+            };
+            format!("\"{name}\": {value}")
+        })
+        .collect();
+    if fields.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{{}}}", fields.join(", "))
     }
 }
 

@@ -125,3 +125,29 @@ async fn documents_are_tools_and_resources() {
             .is_err()
     );
 }
+
+/// Every column of the audit table starts where its header does, on the longest product
+/// name too; counts are in the singular where there is one.
+#[test]
+fn the_audit_table_keeps_its_columns() {
+    let out = audit(&[], false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let at = |name: &str| header.find(name).expect(name);
+    let row = lines
+        .find(|l| l.contains(" objectstorage_s3 "))
+        .expect("an S3 row");
+    for name in ["PRODUCT", "ACCESS", "ENABLED", "METHOD", "PATH"] {
+        let i = at(name);
+        assert!(
+            row[..i].ends_with("  ") && !row[i..].starts_with(' '),
+            "{name} misaligned:\n{header}\n{row}"
+        );
+    }
+    let docs = ionos_mcp::cli::audit::tools_markdown();
+    assert!(
+        !docs.contains("1 documents") && !docs.contains("(1 tools)"),
+        "{docs}"
+    );
+}

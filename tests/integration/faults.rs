@@ -271,6 +271,7 @@ async fn bodies_that_cannot_be_used_are_explained() {
         is_error(&r) && msg.contains("Not found") && msg.contains("gone"),
         "{msg}"
     );
+    assert!(!msg.contains(".."), "{msg}");
 
     let r = call(&h, "list_datacenters", json!({})).await;
     let msg = text(&r);
