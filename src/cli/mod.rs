@@ -18,15 +18,65 @@ use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simul
 use crate::tools::dispatch::{Dispatcher, Output};
 use crate::tools::table::TOOLS;
 
-/// Logs go to stderr: on stdio, stdout carries only the protocol.
+/// Logs go to stderr: on stdio, stdout carries only the protocol. `IONOS_MCP_LOG` is a full
+/// filter; without it, `IONOS_LOG_LEVEL` (the IONOS SDKs' variable) sets the level.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IONOS_MCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let (filter, level_problem) = match tracing_subscriber::EnvFilter::try_from_env("IONOS_MCP_LOG")
+    {
+        Ok(f) => (f, None),
+        Err(_) => {
+            let (directives, problem) = log_level(std::env::var("IONOS_LOG_LEVEL").ok().as_deref());
+            (tracing_subscriber::EnvFilter::new(directives), problem)
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !is_protocol_error_echo(meta)
+        }))
         .try_init();
+    if let Some(problem) = level_problem {
+        tracing::warn!("{problem}");
+    }
+}
+
+/// The filter for an `IONOS_LOG_LEVEL` value, and what is wrong with the value if anything.
+/// The SDKs know `off`, `debug` and `trace`; the usual `error`, `warn` and `info` work too.
+/// Only ionos-mcp's own messages get more detailed; its libraries stay at `warn`.
+pub fn log_level(value: Option<&str>) -> (String, Option<String>) {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return ("warn".into(), None);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        // The SDKs' default: no detail, warnings still shown.
+        "off" | "warn" | "warning" => ("warn".into(), None),
+        "error" => ("error".into(), None),
+        level @ ("info" | "debug" | "trace") => (format!("warn,ionos_mcp={level}"), None),
+        _ => (
+            "warn".into(),
+            Some(format!(
+                "IONOS_LOG_LEVEL=`{v}` is not a level; use off, error, warn, info, debug or trace (or IONOS_MCP_LOG for a full filter). Logging at warn."
+            )),
+        ),
+    }
+}
+
+/// rmcp logs every JSON-RPC error it answers as a Rust debug struct (`ErrorData { code: … }`);
+/// the client gets that error anyway, and ionos-mcp logs its own in words.
+fn is_protocol_error_echo(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() == "rmcp::service"
+        && *meta.level() == tracing::Level::WARN
+        && meta.fields().field("error").is_some()
+        && meta.fields().field("id").is_some()
 }
 
 /// A dispatcher on the real API, or on a freshly started simulator (`--demo`).
@@ -60,11 +110,10 @@ fn config() -> anyhow::Result<Config> {
     Config::from_env(&ProcessEnv).context("invalid configuration")
 }
 
-/// `ionos-mcp check`: the table on stdout, exit 1 when any product fails.
+/// `ionos-mcp check`: the report on stdout as the probes answer, exit 1 when a product fails.
 pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
     let (dispatcher, _sim) = dispatcher(demo).await?;
-    let (report, ok) = crate::cli::check::run(&dispatcher, demo).await;
-    std::io::stdout().lock().write_all(report.as_bytes())?;
+    let ok = crate::cli::check::run(dispatcher, demo, &mut std::io::stdout()).await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -9,12 +9,19 @@ use serde_json::json;
 
 fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
-    cmd.args(args);
+    cmd.args(args).envs(crate::support::empty_home());
     for var in [
         "IONOS_TOKEN",
+        "IONOS_TOKEN_FILE",
         "IONOS_API_URL",
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
+        "IONOS_CONFIG_FILE",
+        "IONOS_CURRENT_PROFILE",
+        "IONOS_TOOLSETS",
+        "IONOS_ENABLE_WRITES",
+        "IONOS_MCP_LOG",
+        "IONOS_LOG_LEVEL",
     ] {
         cmd.env_remove(var);
     }
