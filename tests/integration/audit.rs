@@ -104,11 +104,13 @@ async fn documents_are_tools_and_resources() {
     );
 
     let resources = h.client.list_all_resources().await.expect("resources/list");
-    assert!(
-        resources
-            .iter()
-            .any(|r| r.uri == "ionos://billing/focus-v1.3")
-    );
+    let focus = resources
+        .iter()
+        .find(|r| r.uri == "ionos://billing/focus-v1.3")
+        .expect("the FOCUS resource");
+    // Named as a resource, not like the tool, and served as what it is: Markdown.
+    assert_eq!(focus.name, "billing-focus-v1.3");
+    assert_eq!(focus.mime_type.as_deref(), Some("text/markdown"));
     let read = h
         .client
         .read_resource(rmcp::model::ReadResourceRequestParams::new(
@@ -118,6 +120,7 @@ async fn documents_are_tools_and_resources() {
         .expect("resources/read");
     let body = format!("{:?}", read);
     assert!(body.contains("BillingAccountId"), "{body}");
+    assert!(body.contains("text/markdown"), "{body}");
     assert!(
         h.client
             .read_resource(rmcp::model::ReadResourceRequestParams::new("ionos://nope"))
