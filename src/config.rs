@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::tools::table::{PRODUCTS, ProductSpec};
 
+pub mod file;
+
 /// A credential that never prints.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -40,6 +42,43 @@ pub enum Credentials {
         username: String,
         password: Secret,
     },
+    /// The current profile of the shared IONOS config file, when no variable names credentials.
+    Profile {
+        file: std::path::PathBuf,
+        profile: String,
+        login: ProfileLogin,
+    },
+}
+
+/// What a config-file profile holds: a token, or else a username and password.
+#[derive(Debug, Clone)]
+pub enum ProfileLogin {
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
+
+impl Credentials {
+    /// Where these credentials come from, as a person would look for them.
+    pub fn origin(&self) -> String {
+        match self {
+            Credentials::None => "none".into(),
+            Credentials::Token(_) => "IONOS_TOKEN".into(),
+            Credentials::TokenFile(p) => format!("IONOS_TOKEN_FILE ({})", p.display()),
+            Credentials::Basic { .. } => "IONOS_USERNAME/IONOS_PASSWORD".into(),
+            Credentials::Profile {
+                file,
+                profile,
+                login,
+            } => format!(
+                "the {} of profile `{profile}` in {}",
+                match login {
+                    ProfileLogin::Token(_) => "token",
+                    ProfileLogin::Basic { .. } => "username and password",
+                },
+                file.display()
+            ),
+        }
+    }
 }
 
 /// Everything the dispatcher needs to reach IONOS.
@@ -60,6 +99,12 @@ pub struct Config {
     pub toolsets: Option<Vec<String>>,
     /// The S3 data plane of Object Storage.
     pub s3: S3Settings,
+    /// `IONOS_CONTRACT_NUMBER`: sent as `X-Contract-Number` (reseller and multi-contract users).
+    pub contract_number: Option<u32>,
+    /// Where each product's base URL came from (the variable, the config file, or the default).
+    pub endpoint_origins: BTreeMap<&'static str, String>,
+    /// What was taken from the shared IONOS config file, if anything.
+    pub config_file: Option<file::Used>,
     /// `IONOS_MCP_LOAD_MODE`: how tools are offered to clients.
     pub load_mode: LoadMode,
     /// `IONOS_MCP_MAX_ANSWER_TOKENS`: no answer is larger than about this many tokens.
@@ -139,9 +184,11 @@ impl Env for BTreeMap<String, String> {
 }
 
 impl Config {
-    /// Reads the credentials (`IONOS_TOKEN`, `IONOS_TOKEN_FILE`, `IONOS_USERNAME`/`IONOS_PASSWORD`), the base-URL overrides named in the manifest, and the timeouts.
+    /// Reads the credentials (`IONOS_TOKEN`, `IONOS_TOKEN_FILE`, `IONOS_USERNAME`/`IONOS_PASSWORD`,
+    /// else the current profile of the shared IONOS config file), the base-URL overrides named in
+    /// the manifest, and the timeouts. Explicit variables always win over the file.
     pub fn from_env(env: &dyn Env) -> Result<Config, ConfigError> {
-        let credentials = match (
+        let explicit = match (
             env.get("IONOS_TOKEN"),
             env.get("IONOS_TOKEN_FILE"),
             env.get("IONOS_USERNAME"),
@@ -161,17 +208,93 @@ impl Config {
             }
             (None, None, None, None) => Credentials::None,
         };
+        let s3_keys_set =
+            env.get("IONOS_S3_ACCESS_KEY").is_some() || env.get("IONOS_S3_SECRET_KEY").is_some();
+        let cloud_env = PRODUCTS
+            .iter()
+            .find(|p| p.key == "compute")
+            .map_or("IONOS_API_URL", |p| p.base_url_env);
+        // The file is read only for what the variables leave open.
+        let needs_file =
+            matches!(explicit, Credentials::None) || env.get(cloud_env).is_none() || !s3_keys_set;
+        let profile = if needs_file {
+            file::current_profile(env)?
+        } else {
+            None
+        };
+        let mut used = profile.as_ref().map(|p| file::Used {
+            path: p.path.clone(),
+            profile: p.name.clone(),
+            took: Vec::new(),
+        });
+        let credentials = match (
+            explicit,
+            profile.as_ref().and_then(|p| Some((p, p.login.clone()?))),
+        ) {
+            (Credentials::None, Some((p, login))) => {
+                if let Some(u) = used.as_mut() {
+                    u.took.push("credentials");
+                }
+                Credentials::Profile {
+                    file: p.path.clone(),
+                    profile: p.name.clone(),
+                    login,
+                }
+            }
+            (c, _) => c,
+        };
         let mut base_urls = BTreeMap::new();
+        let mut endpoint_origins = BTreeMap::new();
         for p in PRODUCTS {
-            let url = match env.get(p.base_url_env) {
-                Some(v) => normalize_base_url(&v, p).map_err(|message| ConfigError {
-                    variable: p.base_url_env.to_string(),
-                    message,
-                })?,
-                None => p.base_url.trim_end_matches('/').to_string(),
+            let from_file = (p.base_url_env == cloud_env)
+                .then(|| profile.as_ref().and_then(|f| f.cloud_endpoint.clone()))
+                .flatten();
+            let (url, origin) = match (env.get(p.base_url_env), from_file) {
+                (Some(v), _) => (
+                    normalize_base_url(&v, p).map_err(|message| ConfigError {
+                        variable: p.base_url_env.to_string(),
+                        message,
+                    })?,
+                    p.base_url_env.to_string(),
+                ),
+                (None, Some(v)) => {
+                    let path = profile.as_ref().map(|f| f.path.display().to_string());
+                    let url = normalize_base_url(&v, p).map_err(|message| ConfigError {
+                        variable: path.clone().unwrap_or_default(),
+                        message: format!(
+                            "the Cloud API endpoint of the current profile: {message}"
+                        ),
+                    })?;
+                    if let Some(u) = used.as_mut()
+                        && !u.took.contains(&"Cloud API endpoint")
+                    {
+                        u.took.push("Cloud API endpoint");
+                    }
+                    (
+                        url,
+                        used.as_ref().map(file::Used::describe).unwrap_or_default(),
+                    )
+                }
+                (None, None) => (
+                    p.base_url.trim_end_matches('/').to_string(),
+                    "default".into(),
+                ),
             };
             base_urls.insert(p.key, url);
+            endpoint_origins.insert(p.key, origin);
         }
+        let (file_access_key, file_secret_key) = match (&profile, s3_keys_set) {
+            (Some(p), false) => match &p.s3_keys {
+                Some((a, s)) => {
+                    if let Some(u) = used.as_mut() {
+                        u.took.push("Object Storage key pair");
+                    }
+                    (Some(a.clone()), Some(s.clone()))
+                }
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
         Ok(Config {
             credentials,
             base_urls,
@@ -181,10 +304,14 @@ impl Config {
             retry_budget: Duration::from_secs(seconds(env, "IONOS_RETRY_BUDGET", 20)?),
             toolsets: toolsets(env)?,
             s3: S3Settings {
-                access_key: env.get("IONOS_S3_ACCESS_KEY").map(|v| v.trim().to_string()),
+                access_key: env
+                    .get("IONOS_S3_ACCESS_KEY")
+                    .map(|v| v.trim().to_string())
+                    .or(file_access_key),
                 secret_key: env
                     .get("IONOS_S3_SECRET_KEY")
-                    .map(|v| Secret::new(v.trim())),
+                    .map(|v| Secret::new(v.trim()))
+                    .or(file_secret_key),
                 region: env.get("IONOS_S3_REGION").map(|v| v.trim().to_string()),
                 single_endpoint: env.get("IONOS_S3_ENDPOINT").is_some(),
             },
@@ -211,9 +338,10 @@ impl Config {
                     ),
                 })?,
             },
-            writes_enabled: env
-                .get("IONOS_ENABLE_WRITES")
-                .is_some_and(|v| v == "true" || v == "1"),
+            writes_enabled: flag(env, "IONOS_ENABLE_WRITES", false)?,
+            contract_number: contract_number(env)?,
+            endpoint_origins,
+            config_file: used.filter(|u| !u.took.is_empty()),
         })
     }
 
@@ -223,6 +351,7 @@ impl Config {
             let path = url_path(p.base_url);
             self.base_urls
                 .insert(p.key, format!("{}{}", origin.trim_end_matches('/'), path));
+            self.endpoint_origins.insert(p.key, "the simulator".into());
         }
         self
     }
@@ -247,6 +376,7 @@ impl Config {
         for p in PRODUCTS {
             if let Some(url) = f(p.key) {
                 self.base_urls.insert(p.key, url);
+                self.endpoint_origins.insert(p.key, "the simulator".into());
             }
         }
         self
@@ -256,6 +386,13 @@ impl Config {
         self.base_urls.get(product).map(String::as_str)
     }
 }
+
+/// Short names people use for products in `IONOS_TOOLSETS`.
+const TOOLSET_ALIASES: [(&str, &str); 3] = [
+    ("k8s", "kubernetes"),
+    ("s3", "objectstorage_s3"),
+    ("cert", "certmanager"),
+];
 
 /// `IONOS_TOOLSETS=compute,dns/dns,kubernetes`: every entry must name a product, a toolset or a
 /// `product/toolset` of the tool table.
@@ -285,7 +422,13 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
     }
     let wanted: Vec<String> = raw
         .split(',')
-        .map(|s| s.trim().to_string())
+        .map(|s| {
+            let s = s.trim().to_ascii_lowercase();
+            TOOLSET_ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == s)
+                .map_or(s, |(_, key)| key.to_string())
+        })
         .filter(|s| !s.is_empty())
         .collect();
     let unknown: Vec<&String> = wanted.iter().filter(|w| !known.contains(w)).collect();
@@ -294,13 +437,53 @@ fn toolsets(env: &dyn Env) -> Result<Option<Vec<String>>, ConfigError> {
         return Err(ConfigError {
             variable: "IONOS_TOOLSETS".into(),
             message: format!(
-                "unknown {:?}; use a comma-separated list of: {}",
+                "unknown {:?}; use a comma-separated list of: {} (or {})",
                 unknown,
-                known.join(", ")
+                known.join(", "),
+                TOOLSET_ALIASES
+                    .iter()
+                    .map(|(a, k)| format!("{a} for {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         });
     }
     Ok(Some(wanted))
+}
+
+/// The words a yes/no variable accepts, in any case.
+pub const FLAG_WORDS: &str = "true/false, 1/0, yes/no or on/off";
+
+/// A yes/no variable (`IONOS_ENABLE_WRITES=yes`); anything else is refused rather than read as
+/// "no", so a typo never silently keeps a setting off.
+pub fn flag(env: &dyn Env, key: &str, default: bool) -> Result<bool, ConfigError> {
+    let Some(v) = env.get(key) else {
+        return Ok(default);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError {
+            variable: key.to_string(),
+            message: format!("`{v}` is not a yes/no value; use {FLAG_WORDS} (any case)"),
+        }),
+    }
+}
+
+/// `IONOS_CONTRACT_NUMBER`: the contract a reseller or multi-contract user acts on.
+fn contract_number(env: &dyn Env) -> Result<Option<u32>, ConfigError> {
+    let Some(v) = env.get("IONOS_CONTRACT_NUMBER") else {
+        return Ok(None);
+    };
+    match v.trim().parse::<u32>() {
+        Ok(n) if n > 0 && i32::try_from(n).is_ok() => Ok(Some(n)),
+        _ => Err(ConfigError {
+            variable: "IONOS_CONTRACT_NUMBER".into(),
+            message: format!(
+                "`{v}` is not a contract number (a positive whole number, as the DCD shows under Management > Contract)"
+            ),
+        }),
+    }
 }
 
 fn seconds(env: &dyn Env, key: &str, default: u64) -> Result<u64, ConfigError> {
@@ -389,6 +572,53 @@ mod tests {
         assert!(normalize_base_url("ftp://x", p).is_err());
         assert!(normalize_base_url("http://u:p@host/", p).is_err());
         assert!(normalize_base_url("http://", p).is_err());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn yes_no_variables_take_the_usual_words_and_refuse_the_rest() {
+        for (v, want) in [
+            ("true", true),
+            ("TRUE", true),
+            ("1", true),
+            ("Yes", true),
+            ("on", true),
+            ("false", false),
+            ("0", false),
+            ("NO", false),
+            ("Off", false),
+        ] {
+            let c = Config::from_env(&env(&[("IONOS_ENABLE_WRITES", v)])).unwrap();
+            assert_eq!(c.writes_enabled, want, "{v}");
+        }
+        for v in ["y", "enable", "2", "treu"] {
+            let e = Config::from_env(&env(&[("IONOS_ENABLE_WRITES", v)])).unwrap_err();
+            assert_eq!(e.variable, "IONOS_ENABLE_WRITES");
+            assert!(e.message.contains(FLAG_WORDS), "{e}");
+        }
+    }
+
+    #[test]
+    fn toolsets_know_the_short_names() {
+        let c = Config::from_env(&env(&[("IONOS_TOOLSETS", "K8s, s3,cert")])).unwrap();
+        assert_eq!(
+            c.toolsets.as_deref(),
+            Some(
+                &[
+                    "kubernetes".to_string(),
+                    "objectstorage_s3".into(),
+                    "certmanager".into()
+                ][..]
+            )
+        );
+        let e = Config::from_env(&env(&[("IONOS_TOOLSETS", "kubernets")])).unwrap_err();
+        assert!(e.message.contains("k8s for kubernetes"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// Where to make a new token, said in every credentials message.
 pub const TOKEN_HELP: &str = "Create one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password), set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
 
+/// The same without the password route, for accounts whose password alone does not sign in
+/// (2-factor authentication).
+pub const TOKEN_HELP_2FA: &str = "Sign in to the DCD (with your second factor) and create one under Management > Token Manager, set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ToolError {
     #[error("Invalid arguments for {tool}: {problems}. Expected: {expected}")]
@@ -22,7 +26,9 @@ pub enum ToolError {
     )]
     WritesDisabled { tool: String },
 
-    #[error("IONOS_TOKEN is not set, so IONOS cannot be asked. {TOKEN_HELP}.")]
+    #[error(
+        "IONOS_TOKEN is not set (nor IONOS_TOKEN_FILE, IONOS_USERNAME/IONOS_PASSWORD or a profile in ~/.ionos/config), so IONOS cannot be asked. {TOKEN_HELP}."
+    )]
     MissingToken,
 
     #[error(
@@ -33,7 +39,7 @@ pub enum ToolError {
     #[error(
         "{variable} expired at {at}, so IONOS cannot be asked. {TOKEN_HELP} (with IONOS_TOKEN_FILE, replacing the file's contents is enough: no restart)."
     )]
-    TokenExpired { variable: &'static str, at: String },
+    TokenExpired { variable: String, at: String },
 
     #[error(
         "IONOS_TOKEN_FILE {path} cannot be used: {problem}. Put a token from the DCD (Management > Token Manager) in that file."
@@ -41,14 +47,17 @@ pub enum ToolError {
     TokenFile { path: String, problem: String },
 
     #[error(
-        "IONOS rejected IONOS_USERNAME/IONOS_PASSWORD (401 Unauthorized){detail}. Check them; accounts with 2-factor authentication cannot use a password here and need a token: {TOKEN_HELP}."
+        "IONOS rejected {origin} (401 Unauthorized){detail}. Check them; accounts with 2-factor authentication cannot use a password here and need a token: {TOKEN_HELP_2FA}."
     )]
-    BasicRejected { detail: String },
+    BasicRejected { origin: String, detail: String },
+
+    #[error("{origin} cannot be sent: {problem}. Copy it again, without line breaks or spaces.")]
+    CredentialsUnusable { origin: String, problem: String },
 
     #[error(
-        "IONOS rejected the credentials (401 Unauthorized): IONOS_TOKEN is missing, expired or revoked{detail}. {TOKEN_HELP}."
+        "IONOS rejected the token from {origin} (401 Unauthorized): it is expired, revoked or not an IONOS token{detail}. {TOKEN_HELP}."
     )]
-    Unauthorized { detail: String },
+    Unauthorized { origin: String, detail: String },
 
     #[error(
         "IONOS refused access (403 Forbidden){detail}. The {product} tools need {privilege}. Ask the contract owner or an administrator to grant it, or use a token of a user who has it."
@@ -109,6 +118,7 @@ pub enum ToolError {
     S3KeysMissing { tool: String, missing: String },
 
     #[error("Object Storage refused the request ({status} {code}){message}. {hint}")]
+    /// `message` is `: …` without a closing full stop, as [`ionos_detail`] gives it.
     S3Refused {
         status: u16,
         code: String,
@@ -134,6 +144,8 @@ pub fn ionos_detail(body: &[u8]) -> String {
                     .map(str::to_string)
                     .or(c.as_i64().map(|n| n.to_string()))
             });
+            // The sentence goes on after the detail, so its own full stop would double.
+            let text = text.trim().trim_end_matches('.');
             Some(match code {
                 Some(c) => format!("{text} [IONOS error {c}]"),
                 None => text.to_string(),

@@ -10,7 +10,7 @@ use ionos_mcp::cli;
 #[command(
     name = "ionos-mcp",
     version,
-    about = "Read-only MCP server for IONOS Cloud"
+    about = "MCP server for IONOS Cloud: read-only unless IONOS_ENABLE_WRITES is set"
 )]
 struct Cli {
     /// Use the built-in simulated IONOS account instead of the real API (no credentials needed).
@@ -35,7 +35,7 @@ enum Command {
         #[command(subcommand)]
         command: cli::keys::KeysCommand,
     },
-    /// List the tools served: name, toolset, title, method and path.
+    /// List the tools served: name, toolset, access, method, title and path.
     Tools {
         /// Print JSON instead of a table.
         #[arg(long)]

@@ -157,30 +157,27 @@ pub fn render(format: Format, config: &Config) -> (String, usize) {
             s
         }
         Format::Table => {
-            let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4);
-            let mut s = String::new();
-            let _ = writeln!(
-                s,
-                "{:w$}  {:10}  {:5}  {:7}  {:6}  PATH",
-                "TOOL", "PRODUCT", "ACCESS", "ENABLED", "METHOD"
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.to_string(),
+                        r.product.to_string(),
+                        r.access.to_string(),
+                        if r.enabled { "yes" } else { "no" }.to_string(),
+                        r.method.to_string(),
+                        if r.redacted.is_empty() {
+                            r.path.to_string()
+                        } else {
+                            format!("{}  (redacts {})", r.path, r.redacted.join(", "))
+                        },
+                    ]
+                })
+                .collect();
+            let mut s = crate::cli::columns::render(
+                &["TOOL", "PRODUCT", "ACCESS", "ENABLED", "METHOD", "PATH"],
+                &cells,
             );
-            for r in &rows {
-                let _ = writeln!(
-                    s,
-                    "{:w$}  {:10}  {:5}  {:7}  {:6}  {}{}",
-                    r.name,
-                    r.product,
-                    r.access,
-                    if r.enabled { "yes" } else { "no" },
-                    r.method,
-                    r.path,
-                    if r.redacted.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  (redacts {})", r.redacted.join(", "))
-                    }
-                );
-            }
             let _ = writeln!(s);
             for p in PRODUCTS {
                 let _ = writeln!(s, "{}: needs {}", p.title, p.privilege);
@@ -212,6 +209,11 @@ pub fn render(format: Format, config: &Config) -> (String, usize) {
     (out, enabled_writes)
 }
 
+/// "1 document", "2 documents".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The command that regenerates `docs/TOOLS.md`.
 pub const TOOLS_MD_COMMAND: &str = "cargo run -q -- tools --markdown > docs/TOOLS.md";
 
@@ -225,10 +227,14 @@ pub fn tools_markdown() -> String {
     );
     let _ = writeln!(
         s,
-        "{} tools: {} read-only (including {} documents served without an API call), {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
+        "{} tools: {} read-only (including {} served without an API call), {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
         TOOLS.len() + crate::tools::table::DOCUMENTS.len(),
         TOOLS.iter().filter(|t| t.is_read_only()).count() + crate::tools::table::DOCUMENTS.len(),
-        crate::tools::table::DOCUMENTS.len(),
+        counted(
+            crate::tools::table::DOCUMENTS.len(),
+            "document",
+            "documents"
+        ),
         TOOLS.iter().filter(|t| !t.is_read_only()).count()
     );
     for p in PRODUCTS {
@@ -240,7 +246,12 @@ pub fn tools_markdown() -> String {
         if tools.is_empty() && docs == 0 {
             continue;
         }
-        let _ = writeln!(s, "## {} ({} tools)\n", p.title, tools.len() + docs);
+        let _ = writeln!(
+            s,
+            "## {} ({})\n",
+            p.title,
+            counted(tools.len() + docs, "tool", "tools")
+        );
         let _ = writeln!(
             s,
             "Endpoint `{}` (override: `{}`). Needs {}.\n",

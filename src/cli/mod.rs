@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 pub mod audit;
 pub mod check;
+pub mod columns;
 pub mod keys;
 pub mod serve;
 
@@ -17,15 +18,65 @@ use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simul
 use crate::tools::dispatch::{Dispatcher, Output};
 use crate::tools::table::TOOLS;
 
-/// Logs go to stderr: on stdio, stdout carries only the protocol.
+/// Logs go to stderr: on stdio, stdout carries only the protocol. `IONOS_MCP_LOG` is a full
+/// filter; without it, `IONOS_LOG_LEVEL` (the IONOS SDKs' variable) sets the level.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IONOS_MCP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let (filter, level_problem) = match tracing_subscriber::EnvFilter::try_from_env("IONOS_MCP_LOG")
+    {
+        Ok(f) => (f, None),
+        Err(_) => {
+            let (directives, problem) = log_level(std::env::var("IONOS_LOG_LEVEL").ok().as_deref());
+            (tracing_subscriber::EnvFilter::new(directives), problem)
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            !is_protocol_error_echo(meta)
+        }))
         .try_init();
+    if let Some(problem) = level_problem {
+        tracing::warn!("{problem}");
+    }
+}
+
+/// The filter for an `IONOS_LOG_LEVEL` value, and what is wrong with the value if anything.
+/// The SDKs know `off`, `debug` and `trace`; the usual `error`, `warn` and `info` work too.
+/// Only ionos-mcp's own messages get more detailed; its libraries stay at `warn`.
+pub fn log_level(value: Option<&str>) -> (String, Option<String>) {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return ("warn".into(), None);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        // The SDKs' default: no detail, warnings still shown.
+        "off" | "warn" | "warning" => ("warn".into(), None),
+        "error" => ("error".into(), None),
+        level @ ("info" | "debug" | "trace") => (format!("warn,ionos_mcp={level}"), None),
+        _ => (
+            "warn".into(),
+            Some(format!(
+                "IONOS_LOG_LEVEL=`{v}` is not a level; use off, error, warn, info, debug or trace (or IONOS_MCP_LOG for a full filter). Logging at warn."
+            )),
+        ),
+    }
+}
+
+/// rmcp logs every JSON-RPC error it answers as a Rust debug struct (`ErrorData { code: … }`);
+/// the client gets that error anyway, and ionos-mcp logs its own in words.
+fn is_protocol_error_echo(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() == "rmcp::service"
+        && *meta.level() == tracing::Level::WARN
+        && meta.fields().field("error").is_some()
+        && meta.fields().field("id").is_some()
 }
 
 /// A dispatcher on the real API, or on a freshly started simulator (`--demo`).
@@ -59,11 +110,10 @@ fn config() -> anyhow::Result<Config> {
     Config::from_env(&ProcessEnv).context("invalid configuration")
 }
 
-/// `ionos-mcp check`: the table on stdout, exit 1 when any product fails.
+/// `ionos-mcp check`: the report on stdout as the probes answer, exit 1 when a product fails.
 pub async fn check(demo: bool) -> anyhow::Result<ExitCode> {
     let (dispatcher, _sim) = dispatcher(demo).await?;
-    let (report, ok) = crate::cli::check::run(&dispatcher, demo).await;
-    std::io::stdout().lock().write_all(report.as_bytes())?;
+    let ok = crate::cli::check::run(dispatcher, demo, &mut std::io::stdout()).await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -145,36 +195,42 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        let w = served.iter().map(|t| t.name.len()).max().unwrap_or(10);
-        let ws = served.iter().map(|t| t.toolset.len()).max().unwrap_or(8);
-        writeln!(
-            out,
-            "{:w$}  {:ws$}  {:5}  {:6} PATH",
-            "TOOL", "TOOLSET", "ACCESS", "METHOD"
+        let rows: Vec<Vec<String>> = served
+            .iter()
+            .map(|t| {
+                vec![
+                    t.name.to_string(),
+                    t.toolset.to_string(),
+                    t.access.as_str().to_string(),
+                    t.method.to_string(),
+                    t.title.to_string(),
+                    t.path.to_string(),
+                ]
+            })
+            .chain(documents.iter().map(|d| {
+                vec![
+                    d.name.to_string(),
+                    d.toolset.to_string(),
+                    "read".into(),
+                    "-".into(),
+                    d.title.to_string(),
+                    d.uri.to_string(),
+                ]
+            }))
+            .collect();
+        out.write_all(
+            crate::cli::columns::render(
+                &["TOOL", "TOOLSET", "ACCESS", "METHOD", "TITLE", "PATH"],
+                &rows,
+            )
+            .as_bytes(),
         )?;
-        for t in &served {
-            writeln!(
-                out,
-                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
-                t.name,
-                t.toolset,
-                t.access.as_str(),
-                t.method,
-                t.path,
-                t.title
-            )?;
-        }
-        for d in &documents {
-            writeln!(
-                out,
-                "{:w$}  {:ws$}  {:5}  {:6} {}   {}",
-                d.name, d.toolset, "read", "-", d.uri, d.title
-            )?;
-        }
         writeln!(out, "\n{} tools", served.len() + documents.len())?;
+        // Only the write tools of the selected toolsets are worth a mention.
         let writes_off = TOOLS
             .iter()
             .filter(|t| !t.is_read_only() && !config.writes_enabled)
+            .filter(|t| config.selects(t.product, t.toolset))
             .count();
         if writes_off > 0 {
             writeln!(
@@ -185,7 +241,12 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         let unselected = TOOLS
             .iter()
             .filter(|t| !config.selects(t.product, t.toolset))
-            .count();
+            .filter(|t| t.is_read_only() || config.writes_enabled)
+            .count()
+            + crate::tools::table::DOCUMENTS
+                .iter()
+                .filter(|d| !config.selects(d.product, d.toolset))
+                .count();
         if unselected > 0 {
             writeln!(
                 out,
@@ -197,24 +258,31 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `ionos-mcp call <tool> '<json>'`: one call, the result on stdout, exit 1 on a tool error.
+/// Documents (`get_billing_focus_spec`) are printed as the server serves them.
 pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<ExitCode> {
-    let args: Value = serde_json::from_str(arguments)
-        .with_context(|| format!("arguments must be a JSON object, e.g. '{{\"datacenter_id\": \"...\"}}'; got `{arguments}`"))?;
+    let spec = crate::tools::table::tool(tool);
+    let document = crate::tools::table::document(tool);
+    if spec.is_none() && document.is_none() {
+        anyhow::bail!("{}", unknown_tool(tool, &config()?));
+    }
+    let example = spec.map_or_else(|| "{}".to_string(), example_arguments);
+    let args: Value = serde_json::from_str(arguments).map_err(|e| {
+        anyhow::anyhow!(
+            "the arguments must be a JSON object, e.g. '{example}' for {tool}; `{}` is not JSON ({e})",
+            crate::errors::truncate(arguments, 80)
+        )
+    })?;
     let Value::Object(args) = args else {
-        anyhow::bail!("arguments must be a JSON object, e.g. '{{}}'");
+        anyhow::bail!("the arguments must be a JSON object, e.g. '{example}' for {tool}");
     };
-    let (dispatcher, _sim) = dispatcher(demo).await?;
-    let outcome = dispatcher.call(tool, Some(args)).await;
     let mut out = std::io::stdout().lock();
-    match outcome {
-        None => {
-            let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-            anyhow::bail!(
-                "unknown tool `{tool}`; `ionos-mcp tools` lists them ({} in all, e.g. {})",
-                names.len(),
-                names[..3.min(names.len())].join(", ")
-            )
-        }
+    if let Some(d) = document {
+        writeln!(out, "{}", d.text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (dispatcher, _sim) = dispatcher(demo).await?;
+    match dispatcher.call(tool, Some(args)).await {
+        None => anyhow::bail!("{}", unknown_tool(tool, dispatcher.config())),
         Some(Ok(Output::Json(v))) => {
             serde_json::to_writer_pretty(&mut out, &v)?;
             writeln!(out)?;
@@ -228,6 +296,53 @@ pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<Exi
             eprintln!("error: {e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// "unknown tool `x`; did you mean `y`?", with how many tools there are.
+pub fn unknown_tool(name: &str, config: &Config) -> String {
+    let documents = crate::tools::table::DOCUMENTS;
+    let served = TOOLS.iter().filter(|t| config.serves(t)).count()
+        + documents
+            .iter()
+            .filter(|d| config.selects(d.product, d.toolset))
+            .count();
+    let all = TOOLS.len() + documents.len();
+    let guess = crate::tools::table::closest(name)
+        .map(|n| format!(" Did you mean `{n}`?"))
+        .unwrap_or_default();
+    format!(
+        "unknown tool `{name}`.{guess} `ionos-mcp tools` lists the {served} tools served ({all} in all, counting those IONOS_TOOLSETS or IONOS_ENABLE_WRITES leave out)"
+    )
+}
+
+/// A JSON object with the tool's required arguments, for examples in messages.
+fn example_arguments(tool: &crate::tools::table::ToolSpec) -> String {
+    let schema = tool.input_schema_object();
+    let props = schema.get("properties").and_then(Value::as_object);
+    let fields: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|name| {
+            let ty = props
+                .and_then(|p| p.get(name))
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str);
+            let value = match ty {
+                Some("integer" | "number") => "1",
+                Some("boolean") => "true",
+                _ => "\"...\"",
+            };
+            format!("\"{name}\": {value}")
+        })
+        .collect();
+    if fields.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{{}}}", fields.join(", "))
     }
 }
 

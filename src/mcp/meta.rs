@@ -9,7 +9,6 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
 use super::catalog::{Catalog, Entry};
-use super::search::suggestions;
 use crate::access::guard::Principal;
 
 pub const SEARCH: &str = "ionos_search_tools";
@@ -89,22 +88,30 @@ pub fn definitions(writes: bool) -> Vec<Tool> {
 /// A meta-tool's failure: bad arguments, or a name that does not exist.
 pub type MetaError = String;
 
-/// "unknown tool `x`; did you mean a, b?" over the tools the caller may use.
-pub fn unknown(catalog: &Catalog, caller: Option<&Principal>, name: &str) -> String {
+/// "unknown tool `x` (did you mean `a`?); `look`", over the tools the caller may use.
+pub fn unknown(catalog: &Catalog, caller: Option<&Principal>, name: &str, look: &str) -> String {
     let names: Vec<&str> = catalog
         .visible(caller)
         .map(|e| e.tool.name.as_ref())
         .collect();
-    let near = suggestions(name, names.iter().copied());
+    let near: Vec<String> = crate::tools::table::suggestions(name, names.iter().copied())
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect();
     if near.is_empty() {
-        format!("unknown tool `{name}`; find tools with {SEARCH}")
+        format!("unknown tool `{name}`; {look}")
     } else {
         format!(
-            "unknown tool `{name}`; did you mean {}? ({SEARCH} finds others)",
-            near.join(", ")
+            "unknown tool `{name}` (did you mean {}?); {look}",
+            near.join(" or ")
         )
     }
 }
+
+/// Where a model finds the tools in the dynamic mode.
+pub const LOOK_DYNAMIC: &str = "find tools with ionos_search_tools";
+/// Where a client finds the tools in the eager mode.
+pub const LOOK_EAGER: &str = "call tools/list for the available tools";
 
 fn summary(e: &Entry, with_schema: bool) -> Value {
     let mut v = json!({
@@ -194,7 +201,7 @@ pub fn describe(
         };
         match catalog.get(name).filter(|e| e.allows(caller)) {
             Some(e) => tools.push(serde_json::to_value(&e.tool).unwrap_or(Value::Null)),
-            None => unknown_names.push(unknown(catalog, caller, name)),
+            None => unknown_names.push(unknown(catalog, caller, name, LOOK_DYNAMIC)),
         }
     }
     if tools.is_empty() {

@@ -1,5 +1,5 @@
-//! Ranked search over the served tools (BM25 over names, titles, descriptions and argument
-//! names), and "did you mean" for names that do not exist.
+//! Ranked search over the served tools: BM25 over names, titles, descriptions and argument
+//! names.
 
 use std::collections::HashMap;
 
@@ -136,37 +136,6 @@ impl Index {
     }
 }
 
-/// Up to three known names close to `name`, closest first: for "unknown tool, did you mean".
-pub fn suggestions<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let wanted = name.to_lowercase();
-    let mut scored: Vec<(usize, &str)> = known
-        .filter_map(|k| {
-            let d = distance(&wanted, &k.to_lowercase());
-            let close = d <= (k.len().max(wanted.len()) / 3).max(2)
-                || (wanted.len() >= 4 && k.contains(wanted.as_str()));
-            close.then_some((d, k))
-        })
-        .collect();
-    scored.sort();
-    scored.into_iter().take(3).map(|(_, k)| k).collect()
-}
-
-/// The edit distance (insertions, deletions, substitutions) between two names.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            row[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,19 +145,5 @@ mod tests {
         assert_eq!(words("list_servers"), ["list", "server"]);
         assert_eq!(words("DNS zones, policies"), ["dns", "zone", "policy"]);
         assert_eq!(words("access"), ["access"]);
-    }
-
-    #[test]
-    fn near_names_are_suggested() {
-        let known = ["list_servers", "get_server", "list_dns_zones"];
-        assert_eq!(
-            suggestions("list_server", known.iter().copied()).first(),
-            Some(&"list_servers")
-        );
-        assert_eq!(
-            suggestions("dns_zones", known.iter().copied()),
-            ["list_dns_zones"]
-        );
-        assert!(suggestions("billing", known.iter().copied()).is_empty());
     }
 }

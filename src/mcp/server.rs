@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
+    CustomResult, Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -59,6 +59,14 @@ impl IonosServer {
             .collect()
     }
 
+    /// Where the model finds the tools, for "unknown tool" answers.
+    fn look(&self) -> &'static str {
+        match self.mode {
+            LoadMode::Dynamic => meta::LOOK_DYNAMIC,
+            LoadMode::Eager => meta::LOOK_EAGER,
+        }
+    }
+
     /// Calls a served tool by name, with the same checks however it was asked for.
     /// `Err` is a protocol error (no such tool).
     async fn call_named(
@@ -87,7 +95,7 @@ impl IonosServer {
         // A tool that is not served (another toolset, writes off) still gets a result
         // saying how to enable it; a name that is no tool at all is a protocol error.
         if crate::tools::table::tool(name).is_none() {
-            return Err(meta::unknown(&self.catalog, caller, name));
+            return Err(meta::unknown(&self.catalog, caller, name, self.look()));
         }
         let call = self.dispatcher.call(name, arguments);
         let outcome = tokio::select! {
@@ -101,9 +109,14 @@ impl IonosServer {
                 if let (Err(_), Some(p)) = (&o, caller) {
                     p.note_tool_error();
                 }
+                if let (Ok(Output::Json(v)), Some(tool)) = (&o, crate::tools::table::tool(name))
+                    && let Some(problem) = self.dispatcher.off_spec(tool, v)
+                {
+                    return Ok(off_spec_result(tool.name, v, &problem));
+                }
                 Ok(to_result(o))
             }
-            None => Err(meta::unknown(&self.catalog, caller, name)),
+            None => Err(meta::unknown(&self.catalog, caller, name, self.look())),
         }
     }
 }
@@ -134,6 +147,47 @@ pub fn to_result(outcome: Result<Output, crate::errors::ToolError>) -> CallToolR
     }
 }
 
+/// The result for an answer outside the tool's output schema: never as `structuredContent`
+/// (clients that validate it would raise and show nothing), but whole, as text, with a note.
+/// It is marked `isError` because the MCP SDKs reject a successful result of a tool with an
+/// output schema that carries no `structuredContent`; the note says the answer is complete.
+pub fn off_spec_result(tool: &str, answer: &serde_json::Value, problem: &str) -> CallToolResult {
+    CallToolResult::error(vec![
+        ContentBlock::text(format!(
+            "IONOS answered {tool} outside its published API spec ({problem}), so the answer comes as text below instead of structured content. It is the complete answer, not a failure: use it as usual."
+        )),
+        ContentBlock::text(answer.to_string()),
+    ])
+}
+
+/// A protocol error, logged in words (rmcp's own log line of it is filtered out).
+fn refused(method: &str, error: McpError) -> McpError {
+    tracing::warn!(
+        "{method} refused ({} {}): {}",
+        error.code.0,
+        match error.code {
+            rmcp::model::ErrorCode::INVALID_PARAMS => "invalid params",
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND => "method not found",
+            rmcp::model::ErrorCode::RESOURCE_NOT_FOUND => "resource not found",
+            _ => "error",
+        },
+        error.message
+    );
+    error
+}
+
+/// The standard requests whose params rmcp could not read: they reach `on_custom_request`.
+const STANDARD_METHODS: [&str; 8] = [
+    "tools/call",
+    "tools/list",
+    "resources/read",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+    "ping",
+    "initialize",
+];
+
 impl ServerHandler for IonosServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -143,11 +197,22 @@ impl ServerHandler for IonosServer {
                 .build(),
         )
         .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-        .with_instructions(
-            "Read-only access to an IONOS Cloud account. Start with list_datacenters; most \
-                 Compute tools need a datacenter_id from it. Lists accept depth (default 1), \
-                 offset, limit and, for Compute, filters.",
-        )
+        .with_instructions(format!(
+            "{} an IONOS Cloud account. {}Start with list_datacenters; most Compute tools \
+             need a datacenter_id from it. Lists accept depth (default 1), offset, limit and, \
+             for Compute, filters.",
+            if self.dispatcher.config().writes_enabled {
+                "Access to"
+            } else {
+                "Read-only access to"
+            },
+            match self.mode {
+                LoadMode::Dynamic => {
+                    "Find tools with ionos_search_tools and call them with ionos_call_tool. "
+                }
+                LoadMode::Eager => "",
+            }
+        ))
     }
 
     async fn list_tools(
@@ -177,9 +242,10 @@ impl ServerHandler for IonosServer {
             .iter()
             .filter(|d| catalog::allowed(caller, d.product, Access::Read))
             .map(|d| {
-                Resource::new(d.uri, d.name)
+                Resource::new(d.uri, d.resource_name())
                     .with_title(d.title)
                     .with_description(d.description)
+                    .with_mime_type(d.mime_type())
             })
             .collect();
         Ok(ListResourcesResult::with_all_items(resources))
@@ -195,22 +261,62 @@ impl ServerHandler for IonosServer {
             .iter()
             .find(|d| d.uri == request.uri && catalog::allowed(caller, d.product, Access::Read))
         {
-            Some(d) => {
-                Ok(ReadResourceResult::new(vec![ResourceContents::text(d.text, d.uri)]).into())
-            }
-            None => Err(McpError::resource_not_found(
-                format!(
-                    "no resource `{}`; resources/list names them ({})",
-                    request.uri,
-                    DOCUMENTS
-                        .iter()
-                        .map(|d| d.uri)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+            Some(d) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(d.text, d.uri).with_mime_type(d.mime_type()),
+            ])
+            .into()),
+            None => Err(refused(
+                "resources/read",
+                McpError::resource_not_found(
+                    format!(
+                        "no resource `{}`; resources/list names them ({})",
+                        request.uri,
+                        DOCUMENTS
+                            .iter()
+                            .map(|d| d.uri)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None,
                 ),
-                None,
             )),
         }
+    }
+
+    /// rmcp hands a standard request whose params it could not read (`arguments: [1]`) here,
+    /// where the default would answer "method not found"; it is invalid params.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        let method = request.method.as_str();
+        if !STANDARD_METHODS.contains(&method) {
+            return Err(refused(
+                method,
+                McpError::new(
+                    rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                    method.to_string(),
+                    None,
+                ),
+            ));
+        }
+        let reason = match method {
+            "tools/call" => request
+                .params_as::<CallToolRequestParams>()
+                .err()
+                .map(|e| format!(": {e}; `name` is a string and `arguments` an object")),
+            "resources/read" => request
+                .params_as::<ReadResourceRequestParams>()
+                .err()
+                .map(|e| format!(": {e}; `uri` is a string")),
+            _ => None,
+        }
+        .unwrap_or_default();
+        Err(refused(
+            method,
+            McpError::invalid_params(format!("the params of {method} do not fit{reason}"), None),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -246,7 +352,7 @@ impl ServerHandler for IonosServer {
             (_, name) => self
                 .call_named(name, request.arguments, &context)
                 .await
-                .map_err(|e| McpError::invalid_params(e, None))?,
+                .map_err(|e| refused("tools/call", McpError::invalid_params(e, None)))?,
         };
         Ok(result.into())
     }

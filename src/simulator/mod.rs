@@ -64,6 +64,8 @@ pub struct RecordedRequest {
     /// Query pairs, decoded, in order.
     pub query: Vec<(String, String)>,
     pub authorization: Option<String>,
+    /// `X-Contract-Number`, when sent.
+    pub contract: Option<String>,
 }
 
 /// A running simulated account. Dropping it shuts the server down.
@@ -258,6 +260,9 @@ async fn handle(
             path: path.clone(),
             query: query.clone(),
             authorization: authorization.clone(),
+            contract: headers
+                .get("x-contract-number")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         });
     if s3::is_s3(&path) {
         // Signed with AWS Signature Version 4, checked by the S3 endpoint itself.

@@ -736,18 +736,21 @@ async fn the_request_log() {
                     ("pretty".into(), "false".into())
                 ],
                 authorization: Some(format!("Bearer {DEMO_TOKEN}")),
+                contract: None,
             },
             RecordedRequest {
                 method: "GET".into(),
                 path: "/cloudapi/v6/datacenters/a%2Fb".into(),
                 query: vec![],
                 authorization: None,
+                contract: None,
             },
             RecordedRequest {
                 method: "POST".into(),
                 path: format!("/cloudapi/v6/datacenters/{DC_FRA}/servers/{WEB_01}/reboot"),
                 query: vec![],
                 authorization: Some("Basic dTpw".into()),
+                contract: None,
             },
         ]
     );

@@ -2,6 +2,7 @@
 //! builder, hand it to the product's upstream, and shape the answer into the tool result.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
@@ -27,16 +28,25 @@ pub struct Dispatcher {
     config: Arc<Config>,
     upstreams: Upstreams,
     validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
+    /// Per tool with an output schema: its validator, compiled at first use, and whether an
+    /// answer outside it was logged already.
+    output_validators: HashMap<&'static str, (OnceLock<Option<jsonschema::Validator>>, AtomicBool)>,
 }
 
 impl Dispatcher {
     pub fn new(config: Config) -> Result<Dispatcher, reqwest::Error> {
         let config = Arc::new(config);
         let validators = TOOLS.iter().map(|t| (t.name, OnceLock::new())).collect();
+        let output_validators = TOOLS
+            .iter()
+            .filter(|t| t.output_schema.is_some())
+            .map(|t| (t.name, (OnceLock::new(), AtomicBool::new(false))))
+            .collect();
         Ok(Dispatcher {
             upstreams: Upstreams::new(config.clone())?,
             config,
             validators,
+            output_validators,
         })
     }
 
@@ -200,6 +210,43 @@ impl Dispatcher {
         Ok(omitted)
     }
 
+    /// How an answer disagrees with the tool's own output schema, or `None` when it fits (or
+    /// the tool declares none). IONOS sometimes answers outside its spec (a field of another
+    /// type, a string where a list is declared); the first such answer of each tool is logged.
+    pub fn off_spec(&self, tool: &'static ToolSpec, value: &Value) -> Option<String> {
+        let (cell, logged) = self.output_validators.get(tool.name)?;
+        let validator = cell
+            .get_or_init(|| {
+                let schema = Value::Object((*tool.output_schema_object()?).clone());
+                jsonschema::validator_for(&schema).ok()
+            })
+            .as_ref()?;
+        let problems: Vec<String> = validator
+            .iter_errors(value)
+            .take(3)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let msg = readable(&e);
+                if at.is_empty() {
+                    msg
+                } else {
+                    format!("at {at}: {msg}")
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            return None;
+        }
+        let problem = problems.join("; ");
+        if !logged.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                tool = tool.name,
+                "IONOS answered outside the spec ({problem}); the answer is delivered as text without structuredContent. Later such answers of this tool are not logged."
+            );
+        }
+        Some(problem)
+    }
+
     /// Everything before sending: schema validation, declared behaviour (date windows), the
     /// generated request builder, and the path-segment checks. Returns the request and the
     /// arguments as completed.
@@ -270,7 +317,7 @@ impl Dispatcher {
                             })
                     })
                     .flatten();
-                    let msg = described.unwrap_or_else(|| truncate(&e.to_string(), 200));
+                    let msg = described.unwrap_or_else(|| readable(&e));
                     if at.is_empty() {
                         msg
                     } else {
@@ -313,6 +360,27 @@ impl Dispatcher {
 
 /// The most requests one call makes to fill a filtered page.
 const MAX_FILTERED_PAGES: usize = 10;
+
+/// A validation error in words that keep its reason: the offending value is cut short (a
+/// 10,000-character string would otherwise push "is longer than 1024 characters" out of any
+/// message) and its length said instead.
+fn readable(e: &jsonschema::ValidationError<'_>) -> String {
+    let instance = e.instance();
+    let chars = instance.to_string().chars().count();
+    let text = if chars > 60 {
+        let what = match instance.as_str() {
+            Some(s) => format!("a string of {} characters", s.chars().count()),
+            None => format!(
+                "{} (a value of {chars} characters)",
+                truncate(&instance.to_string(), 40)
+            ),
+        };
+        e.masked_with(what).to_string()
+    } else {
+        e.to_string()
+    };
+    truncate(&text, 300)
+}
 
 /// How the patterns of day arguments (`YYYY-MM-DD`) end; such values are also checked against
 /// the calendar.

@@ -115,6 +115,18 @@ pub struct DocumentSpec {
 }
 
 impl DocumentSpec {
+    /// The resource's programmatic name, from its URI (`ionos://billing/focus-v1.3` is
+    /// `billing-focus-v1.3`), so it is not mistaken for the tool of the same document.
+    pub fn resource_name(&self) -> String {
+        let path = self.uri.split_once("://").map_or(self.uri, |(_, p)| p);
+        path.trim_matches('/').replace('/', "-")
+    }
+
+    /// Documents are Markdown.
+    pub fn mime_type(&self) -> &'static str {
+        "text/markdown"
+    }
+
     /// The tool definition: no arguments, read-only, closed world.
     pub fn to_mcp(&self) -> rmcp::model::Tool {
         let schema: Map<String, Value> = serde_json::from_value(
@@ -229,4 +241,74 @@ pub fn tool(name: &str) -> Option<&'static ToolSpec> {
 
 pub fn product(key: &str) -> Option<&'static ProductSpec> {
     PRODUCTS.iter().find(|p| p.key == key)
+}
+
+/// The tool or document name nearest to `name` (a typo, or a part of a name), if any is
+/// near: for "did you mean".
+pub fn closest(name: &str) -> Option<&'static str> {
+    let names = TOOLS
+        .iter()
+        .map(|t| t.name)
+        .chain(DOCUMENTS.iter().map(|d| d.name));
+    suggestions(name, names).into_iter().next()
+}
+
+/// Up to three of `known` near `name`, nearest first.
+pub fn suggestions<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let wanted = name.trim().to_ascii_lowercase();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let mut near: Vec<(usize, usize, &str)> = known
+        .map(|n| {
+            let d = edit_distance(&wanted, n);
+            // A name that contains what was typed (`datacenters` in `list_datacenters`) is
+            // as good as one a typo away.
+            let d = if wanted.len() >= 5 && n.contains(wanted.as_str()) {
+                d.min(2)
+            } else {
+                d
+            };
+            (d, n.len(), n)
+        })
+        .filter(|(d, _, _)| *d <= 3.max(wanted.len() / 5))
+        .collect();
+    near.sort();
+    near.into_iter().take(3).map(|(_, _, n)| n).collect()
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn near_misses_find_the_tool() {
+        assert_eq!(super::closest("list_datacenter"), Some("list_datacenters"));
+        assert_eq!(super::closest("LIST_DATACENTERS"), Some("list_datacenters"));
+        assert_eq!(super::closest("datacenters"), Some("list_datacenters"));
+        assert_eq!(
+            super::closest("get_billing_focus"),
+            Some("get_billing_focus_spec")
+        );
+        assert_eq!(super::closest("drop_everything_now"), None);
+        assert_eq!(super::edit_distance("kitten", "sitting"), 3);
+    }
 }

@@ -15,12 +15,20 @@ use crate::tools::table::{self, ToolSpec};
 /// The bearer-token upstream.
 pub struct Bearer {
     credentials: CredentialSource,
+    /// `X-Contract-Number`, from `IONOS_CONTRACT_NUMBER`.
+    contract: Option<HeaderValue>,
 }
+
+/// The header that names the contract a reseller or multi-contract user acts on.
+pub const CONTRACT_HEADER: &str = "x-contract-number";
 
 impl Bearer {
     pub fn new(config: &Config) -> Bearer {
         Bearer {
             credentials: CredentialSource::new(config.credentials.clone()),
+            contract: config
+                .contract_number
+                .and_then(|n| HeaderValue::from_str(&n.to_string()).ok()),
         }
     }
 
@@ -39,11 +47,18 @@ impl Bearer {
                     .encode(format!("{username}:{}", password.expose()))
             ),
         };
-        let mut value = HeaderValue::from_str(&value).map_err(|_| ToolError::Unauthorized {
-            detail: ": the credentials contain characters an HTTP header cannot carry".into(),
-        })?;
+        let mut value =
+            HeaderValue::from_str(&value).map_err(|_| ToolError::CredentialsUnusable {
+                origin: self.credentials.origin(),
+                problem: "it contains characters an HTTP header cannot carry".into(),
+            })?;
         value.set_sensitive(true);
         request.headers_mut().insert(AUTHORIZATION, value);
+        if let Some(contract) = &self.contract {
+            request
+                .headers_mut()
+                .insert(CONTRACT_HEADER, contract.clone());
+        }
         Ok(())
     }
 
@@ -79,13 +94,19 @@ impl Bearer {
     fn refusal(&self, tool: &ToolSpec, req: &RequestParts, answer: &Exchange) -> ToolError {
         let detail = ionos_detail(&answer.body);
         match answer.status {
-            401 if self.credentials.is_basic() => ToolError::BasicRejected { detail },
+            401 if self.credentials.is_basic() => ToolError::BasicRejected {
+                origin: self.credentials.origin(),
+                detail,
+            },
             401 => match self.credentials.expiry() {
                 Some(exp) if exp <= super::credentials::now() => ToolError::TokenExpired {
-                    variable: "IONOS_TOKEN",
+                    variable: self.credentials.origin(),
                     at: super::credentials::format_utc(exp),
                 },
-                _ => ToolError::Unauthorized { detail },
+                _ => ToolError::Unauthorized {
+                    origin: self.credentials.origin(),
+                    detail,
+                },
             },
             403 => ToolError::Forbidden {
                 product: tool.product().title.to_string(),

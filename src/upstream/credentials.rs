@@ -1,6 +1,7 @@
 //! The token's life: where it comes from (`IONOS_TOKEN`, `IONOS_TOKEN_FILE` re-read when the
-//! file changes, or `IONOS_USERNAME`/`IONOS_PASSWORD` as HTTP Basic like the IONOS SDKs), and
-//! when it expires (the JWT `exp` claim, read without verifying the signature).
+//! file changes, `IONOS_USERNAME`/`IONOS_PASSWORD` as HTTP Basic like the IONOS SDKs, or the
+//! current profile of the shared IONOS config file), and when it expires (the JWT `exp` claim,
+//! read without verifying the signature).
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -8,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
-use crate::config::{Credentials, Secret};
+use crate::config::{Credentials, ProfileLogin, Secret};
 use crate::errors::ToolError;
 
 /// What goes into the `Authorization` header of one request.
@@ -35,19 +36,40 @@ impl CredentialSource {
     pub fn current(&self) -> Result<Auth, ToolError> {
         match &self.credentials {
             Credentials::None => Err(ToolError::MissingToken),
-            Credentials::Token(t) => checked(t.clone(), "IONOS_TOKEN"),
-            Credentials::TokenFile(path) => checked(self.read_file(path)?, "IONOS_TOKEN_FILE"),
-            Credentials::Basic { username, password } => Ok(Auth::Basic {
+            Credentials::Token(t) => checked(t, self.origin()),
+            Credentials::TokenFile(path) => checked(&self.read_file(path)?, self.origin()),
+            Credentials::Basic { username, password }
+            | Credentials::Profile {
+                login: ProfileLogin::Basic { username, password },
+                ..
+            } => Ok(Auth::Basic {
                 username: username.clone(),
                 password: password.clone(),
             }),
+            Credentials::Profile {
+                login: ProfileLogin::Token(t),
+                ..
+            } => checked(t, self.origin()),
         }
+    }
+
+    /// Where the credentials come from, for messages: `IONOS_TOKEN`, `IONOS_TOKEN_FILE (path)`,
+    /// or the profile and file.
+    pub fn origin(&self) -> String {
+        self.credentials.origin()
     }
 
     fn read_file(&self, path: &PathBuf) -> Result<Secret, ToolError> {
         let unreadable = |e: std::io::Error| ToolError::TokenFile {
             path: path.display().to_string(),
-            problem: e.kind().to_string(),
+            problem: match e.kind() {
+                std::io::ErrorKind::NotFound => "the file does not exist".to_string(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "this user may not read it (permission denied)".to_string()
+                }
+                std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+                _ => e.to_string(),
+            },
         };
         let modified = std::fs::metadata(path)
             .and_then(|m| m.modified())
@@ -77,7 +99,11 @@ impl CredentialSource {
     /// When the configured token expires (seconds since the epoch), if it says.
     pub fn expiry(&self) -> Option<u64> {
         match &self.credentials {
-            Credentials::Token(t) => jwt_expiry(t.expose()),
+            Credentials::Token(t)
+            | Credentials::Profile {
+                login: ProfileLogin::Token(t),
+                ..
+            } => jwt_expiry(t.expose()),
             Credentials::TokenFile(p) => {
                 self.read_file(p).ok().and_then(|t| jwt_expiry(t.expose()))
             }
@@ -85,17 +111,48 @@ impl CredentialSource {
         }
     }
 
+    /// Whether a token is configured (whatever its source), as opposed to a password or nothing.
+    pub fn is_token(&self) -> bool {
+        matches!(
+            self.credentials,
+            Credentials::Token(_)
+                | Credentials::TokenFile(_)
+                | Credentials::Profile {
+                    login: ProfileLogin::Token(_),
+                    ..
+                }
+        )
+    }
+
     pub fn is_basic(&self) -> bool {
-        matches!(self.credentials, Credentials::Basic { .. })
+        matches!(
+            self.credentials,
+            Credentials::Basic { .. }
+                | Credentials::Profile {
+                    login: ProfileLogin::Basic { .. },
+                    ..
+                }
+        )
     }
 }
 
-fn checked(token: Secret, variable: &'static str) -> Result<Auth, ToolError> {
+/// The token as it goes after `Bearer `: people often paste the whole header value
+/// (`Bearer eyJ…`), which would otherwise be sent as `Bearer Bearer eyJ…`.
+pub fn bare_token(token: &str) -> &str {
+    let t = token.trim();
+    match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
+        _ => t,
+    }
+}
+
+fn checked(token: &Secret, origin: String) -> Result<Auth, ToolError> {
+    let token = Secret::new(bare_token(token.expose()));
     if let Some(exp) = jwt_expiry(token.expose())
         && exp <= now()
     {
         return Err(ToolError::TokenExpired {
-            variable,
+            variable: origin,
             at: format_utc(exp),
         });
     }
@@ -104,7 +161,7 @@ fn checked(token: Secret, variable: &'static str) -> Result<Auth, ToolError> {
 
 /// The `exp` claim of a JWT, without verifying it (the server does that).
 pub fn jwt_expiry(token: &str) -> Option<u64> {
-    let payload = token.split('.').nth(1)?;
+    let payload = bare_token(token).split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
@@ -132,13 +189,15 @@ pub fn expiry_warning(source: &CredentialSource) -> Option<String> {
     let now = now();
     if exp <= now {
         Some(format!(
-            "IONOS_TOKEN expired at {}; every call will fail until it is replaced. {}.",
+            "{} expired at {}; every call will fail until it is replaced. {}.",
+            source.origin(),
             format_utc(exp),
             crate::errors::TOKEN_HELP
         ))
     } else if exp - now < 7 * 86_400 {
         Some(format!(
-            "IONOS_TOKEN expires at {} (in {} hours); make a new one before then (DCD > Management > Token Manager).",
+            "{} expires at {} (in {} hours); make a new one before then (DCD > Management > Token Manager).",
+            source.origin(),
             format_utc(exp),
             (exp - now) / 3600
         ))
@@ -212,5 +271,30 @@ pub mod tests {
             .unwrap();
         assert!(matches!(s.current(), Err(ToolError::TokenFile { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pasted_bearer_prefix_is_not_sent_twice() {
+        assert_eq!(bare_token("Bearer abc.def"), "abc.def");
+        assert_eq!(bare_token("  bearer   abc "), "abc");
+        assert_eq!(bare_token("abc"), "abc");
+        assert_eq!(bare_token("Bearer"), "Bearer");
+        let s = CredentialSource::new(Credentials::Token(Secret::new(format!(
+            "Bearer {}",
+            jwt(1_000_000_000)
+        ))));
+        assert_eq!(s.expiry(), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn a_missing_token_file_says_so_in_words() {
+        let path = std::env::temp_dir().join("ionos-mcp-no-such-token-file");
+        let s = CredentialSource::new(Credentials::TokenFile(path));
+        let Err(e) = s.current() else {
+            panic!("a missing file gave a token")
+        };
+        let msg = e.to_string();
+        assert!(msg.contains("the file does not exist"), "{msg}");
+        assert!(!msg.contains("entity not found"), "{msg}");
     }
 }

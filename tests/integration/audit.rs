@@ -104,11 +104,13 @@ async fn documents_are_tools_and_resources() {
     );
 
     let resources = h.client.list_all_resources().await.expect("resources/list");
-    assert!(
-        resources
-            .iter()
-            .any(|r| r.uri == "ionos://billing/focus-v1.3")
-    );
+    let focus = resources
+        .iter()
+        .find(|r| r.uri == "ionos://billing/focus-v1.3")
+        .expect("the FOCUS resource");
+    // Named as a resource, not like the tool, and served as what it is: Markdown.
+    assert_eq!(focus.name, "billing-focus-v1.3");
+    assert_eq!(focus.mime_type.as_deref(), Some("text/markdown"));
     let read = h
         .client
         .read_resource(rmcp::model::ReadResourceRequestParams::new(
@@ -118,10 +120,37 @@ async fn documents_are_tools_and_resources() {
         .expect("resources/read");
     let body = format!("{:?}", read);
     assert!(body.contains("BillingAccountId"), "{body}");
+    assert!(body.contains("text/markdown"), "{body}");
     assert!(
         h.client
             .read_resource(rmcp::model::ReadResourceRequestParams::new("ionos://nope"))
             .await
             .is_err()
+    );
+}
+
+/// Every column of the audit table starts where its header does, on the longest product
+/// name too; counts are in the singular where there is one.
+#[test]
+fn the_audit_table_keeps_its_columns() {
+    let out = audit(&[], false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let at = |name: &str| header.find(name).expect(name);
+    let row = lines
+        .find(|l| l.contains(" objectstorage_s3 "))
+        .expect("an S3 row");
+    for name in ["PRODUCT", "ACCESS", "ENABLED", "METHOD", "PATH"] {
+        let i = at(name);
+        assert!(
+            row[..i].ends_with("  ") && !row[i..].starts_with(' '),
+            "{name} misaligned:\n{header}\n{row}"
+        );
+    }
+    let docs = ionos_mcp::cli::audit::tools_markdown();
+    assert!(
+        !docs.contains("1 documents") && !docs.contains("(1 tools)"),
+        "{docs}"
     );
 }

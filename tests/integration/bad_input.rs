@@ -52,6 +52,12 @@ fn cases() -> Vec<(Value, &'static str, bool)> {
             "server_id",
             false,
         ),
+        // The reason survives a long value: the limit, not the value, is in the message.
+        (
+            json!({"datacenter_id": DC, "server_id": long}),
+            "a string of 10240 characters is longer than 1024 characters",
+            false,
+        ),
         (
             json!({"datacenter_id": DC, "server_id": "../../ipblocks"}),
             "Not found",
@@ -155,6 +161,13 @@ async fn unknown_tool_is_a_protocol_error_and_the_server_keeps_serving() {
         .await;
     let msg = format!("{:?}", err.expect_err("unknown tool is an error"));
     assert!(msg.contains("drop_datacenters"), "{msg}");
+    let err = h
+        .client
+        .call_tool(CallToolRequestParams::new("list_datacenter"))
+        .await
+        .expect_err("unknown tool is an error");
+    let msg = format!("{err:?}");
+    assert!(msg.contains("did you mean `list_datacenters`"), "{msg}");
     let ok = h.call("list_datacenters", json!({})).await;
     assert!(!is_error(&ok), "{:?}", ok.content);
 }

@@ -9,12 +9,19 @@ use serde_json::json;
 
 fn command(args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
-    cmd.args(args);
+    cmd.args(args).envs(crate::support::empty_home());
     for var in [
         "IONOS_TOKEN",
+        "IONOS_TOKEN_FILE",
         "IONOS_API_URL",
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
+        "IONOS_CONFIG_FILE",
+        "IONOS_CURRENT_PROFILE",
+        "IONOS_TOOLSETS",
+        "IONOS_ENABLE_WRITES",
+        "IONOS_MCP_LOG",
+        "IONOS_LOG_LEVEL",
     ] {
         cmd.env_remove(var);
     }
@@ -207,4 +214,362 @@ async fn check_reports_per_product_and_fails_on_a_refused_token() {
     let table = String::from_utf8_lossy(&bad.stdout);
     assert!(table.contains("401"), "{table}");
     assert!(table.contains("NO"), "{table}");
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
+    cmd.args(args).envs(crate::support::empty_home());
+    for var in [
+        "IONOS_TOKEN",
+        "IONOS_TOKEN_FILE",
+        "IONOS_CONFIG_FILE",
+        "IONOS_TOOLSETS",
+        "IONOS_ENABLE_WRITES",
+        "IONOS_MCP_LOG",
+        "IONOS_LOG_LEVEL",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().expect("runs")
+}
+
+/// `call` knows every tool `tools` lists, documents included; a mistyped name gets a
+/// suggestion and the true counts.
+#[test]
+fn call_serves_documents_and_suggests_the_tool_meant() {
+    let out = run(&["--demo", "call", "get_billing_focus_spec"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FOCUS"));
+
+    let out = run(&["--demo", "call", "list_datacenter"], &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Did you mean `list_datacenters`?"), "{err}");
+    let documents = ionos_mcp::tools::table::DOCUMENTS.len();
+    let tools = ionos_mcp::tools::table::TOOLS;
+    let served = tools.iter().filter(|t| t.is_read_only()).count() + documents;
+    assert!(
+        err.contains(&format!(
+            "lists the {served} tools served ({} in all",
+            tools.len() + documents
+        )),
+        "{err}"
+    );
+}
+
+/// The example in the bad-JSON message fits the tool: none for a tool without required
+/// arguments, its required ones otherwise.
+#[test]
+fn bad_json_arguments_get_an_example_for_that_tool() {
+    let out = run(&["--demo", "call", "list_datacenters", "{depth: 1"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("e.g. '{}' for list_datacenters"), "{err}");
+    assert!(!err.contains("datacenter_id"), "{err}");
+    let out = run(&["--demo", "call", "get_server", "[1]"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"e.g. '{"datacenter_id": "...", "server_id": "..."}'"#),
+        "{err}"
+    );
+}
+
+/// Every header sits over its column, the last one (TITLE, PATH) included; the write-tools
+/// footer appears only where the toolsets have write tools; `k8s` names Kubernetes.
+#[test]
+fn the_tools_table_is_aligned_and_its_footers_are_true() {
+    let out = run(&["tools"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let names: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        names,
+        ["TOOL", "TOOLSET", "ACCESS", "METHOD", "TITLE", "PATH"]
+    );
+    let starts: Vec<usize> = names.iter().map(|n| header.find(n).unwrap()).collect();
+    let row = lines.next().expect("a row");
+    for (name, at) in names.iter().zip(&starts).skip(1) {
+        assert!(
+            row[..*at].ends_with("  ") && !row[*at..].starts_with(' '),
+            "{name} misaligned:\n{header}\n{row}"
+        );
+    }
+    assert!(text.contains("write tools not served"), "{text}");
+
+    let out = run(&["tools"], &[("IONOS_TOOLSETS", "dns")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("write tools not served"), "{text}");
+
+    let out = run(&["tools", "--json"], &[("IONOS_TOOLSETS", "K8s")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let list = list.as_array().expect("array");
+    assert!(!list.is_empty());
+    assert!(
+        list.iter().all(|t| t["product"] == "kubernetes"),
+        "{list:?}"
+    );
+}
+
+/// `IONOS_ENABLE_WRITES` takes the usual spellings and refuses anything else by name.
+#[test]
+fn write_switch_spellings() {
+    for yes in ["TRUE", "yes", "On", "1"] {
+        let out = run(&["tools", "--json"], &[("IONOS_ENABLE_WRITES", yes)]);
+        assert!(out.status.success(), "{yes}");
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(
+            list.as_array()
+                .expect("array")
+                .iter()
+                .any(|t| t["name"] == "stop_server"),
+            "{yes} did not enable writes"
+        );
+    }
+    let out = run(&["tools"], &[("IONOS_ENABLE_WRITES", "enabled")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("IONOS_ENABLE_WRITES"), "{err}");
+    assert!(err.contains("yes/no"), "{err}");
+    let help = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(!help.contains("Read-only MCP server"), "{help}");
+    assert!(help.contains("IONOS_ENABLE_WRITES"), "{help}");
+}
+
+/// `IONOS_LOG_LEVEL` is honoured as the IONOS SDKs name levels; logs stay on stderr.
+#[test]
+fn ionos_log_level_sets_the_level() {
+    let out = run(
+        &["--demo", "call", "list_datacenters"],
+        &[("IONOS_LOG_LEVEL", "DEBUG")],
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DEBUG"), "no debug lines: {err}");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("stdout is the JSON only");
+    let quiet = run(&["--demo", "call", "list_datacenters"], &[]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("DEBUG"));
+    let bad = run(
+        &["--demo", "call", "list_datacenters"],
+        &[("IONOS_LOG_LEVEL", "loud")],
+    );
+    assert!(bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("IONOS_LOG_LEVEL") && err.contains("debug"),
+        "{err}"
+    );
+}
+
+/// A `tools/call` whose params do not fit (arguments that are not an object) is invalid
+/// params, -32602, not "method not found"; stderr says so in words, with no Rust structs.
+#[tokio::test]
+async fn malformed_tool_call_params_are_invalid_params() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let mut child = command(&["--demo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let send = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "list_datacenters", "arguments": [1]}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "list_datacenter"}}),
+    ];
+    for m in send {
+        stdin
+            .write_all(format!("{m}\n").as_bytes())
+            .await
+            .expect("write");
+    }
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 3 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), stdout.next_line())
+            .await
+            .expect("an answer in time")
+            .expect("read")
+            .expect("a line");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON-RPC");
+        if let Some(id) = v["id"].as_i64() {
+            answers.insert(id, v);
+        }
+    }
+    let bad = &answers[&2]["error"];
+    assert_eq!(bad["code"], -32602, "{bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("arguments"),
+        "{bad}"
+    );
+    let unknown = &answers[&3]["error"];
+    assert_eq!(unknown["code"], -32602, "{unknown}");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `list_datacenters`"),
+        "{unknown}"
+    );
+    drop(stdin);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .await
+        .expect("stderr");
+    let _ = child.wait().await;
+    assert!(
+        !err.contains("ErrorData") && !err.contains("ErrorCode("),
+        "{err}"
+    );
+    assert!(
+        err.contains("tools/call refused (-32602 invalid params)"),
+        "{err}"
+    );
+}
+
+/// `check` runs the probes at once and bounds each: an endpoint that never answers costs a
+/// few seconds, not half a minute, and the others print before it.
+#[tokio::test]
+async fn check_prints_each_probe_as_it_answers_and_bounds_a_silent_endpoint() {
+    use tokio::io::AsyncBufReadExt;
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock);
+        }
+    });
+    let mut cmd = command(&["check"]);
+    for p in ionos_mcp::tools::table::PRODUCTS {
+        let url = if p.key == "dns" {
+            format!("http://{silent_addr}")
+        } else {
+            sim.base_url(p.key).expect("simulated")
+        };
+        cmd.env(p.base_url_env, url);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .env("IONOS_TOKEN", "a-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while let Some(line) = lines.next_line().await.expect("read") {
+        seen.push((started.elapsed(), line));
+    }
+    let status = child.wait().await.expect("exits");
+    let total = started.elapsed();
+    let report: Vec<&str> = seen.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(status.code(), Some(1), "{report:#?}");
+    let limit = ionos_mcp::cli::check::PROBE_LIMIT;
+    assert!(
+        total < limit + std::time::Duration::from_secs(4),
+        "took {total:?}"
+    );
+    let (compute_at, _) = seen
+        .iter()
+        .find(|(_, l)| l.starts_with("compute "))
+        .expect("a compute line");
+    assert!(
+        *compute_at < limit,
+        "compute printed only at {compute_at:?}: {report:#?}"
+    );
+    let dns = report
+        .iter()
+        .find(|l| l.starts_with("dns "))
+        .expect("a dns line");
+    assert!(
+        dns.contains("no answer within") && dns.contains("IONOS_DNS_URL"),
+        "{dns}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("endpoint (dns):") && l.contains("IONOS_DNS_URL")),
+        "{report:#?}"
+    );
+}
+
+/// The current profile of `~/.ionos/config` (as `ionosctl config login` writes it) gives the
+/// token and the Cloud API endpoint when no variable does, and `check` says so.
+#[tokio::test]
+async fn the_ionos_config_file_supplies_token_and_endpoint() {
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    let home = std::env::temp_dir().join(format!("ionos-mcp-home-{}", std::process::id()));
+    std::fs::create_dir_all(home.join(".ionos")).expect("dir");
+    std::fs::write(
+        home.join(".ionos").join("config"),
+        format!(
+            "version: 1.0\ncurrentProfile: user\nprofiles:\n  - name: user\n    environment: prod\n    credentials:\n      token: profile-token\nenvironments:\n  - name: prod\n    products:\n      - name: cloud\n        endpoints:\n          - name: {}\n            skipTlsVerify: false\n",
+            sim.cloudapi_url()
+        ),
+    )
+    .expect("write");
+    let out = command(&["call", "list_datacenters"])
+        .env("HOME", &home)
+        .output()
+        .await
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = sim.requests();
+    assert_eq!(
+        sent.last().and_then(|r| r.authorization.as_deref()),
+        Some("Bearer profile-token")
+    );
+    let out = command(&["check"])
+        .env("HOME", &home)
+        .output()
+        .await
+        .expect("runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("credentials: the token of profile `user` in "),
+        "{report}"
+    );
+    assert!(
+        report.contains("(profile `user`): credentials, Cloud API endpoint"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("endpoint (compute): {}", sim.cloudapi_url())),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&home).ok();
 }

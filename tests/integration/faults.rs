@@ -271,6 +271,7 @@ async fn bodies_that_cannot_be_used_are_explained() {
         is_error(&r) && msg.contains("Not found") && msg.contains("gone"),
         "{msg}"
     );
+    assert!(!msg.contains(".."), "{msg}");
 
     let r = call(&h, "list_datacenters", json!({})).await;
     let msg = text(&r);
@@ -422,4 +423,99 @@ async fn s3_server_errors_are_retried_like_any_get() {
     let msg = text(&r);
     assert!(msg.contains("503 SlowDown"), "{msg}");
     assert!(msg.contains("try again in a minute"), "{msg}");
+    // S3's message ends with its own full stop; the sentence goes on without a second one.
+    assert!(
+        msg.contains("Please reduce your request rate. This"),
+        "{msg}"
+    );
+    assert!(!msg.contains(".."), "{msg}");
+}
+
+/// An answer outside the tool's own output schema (a string where the spec declares a list, a
+/// field of another type) never goes out as `structuredContent`, which a validating client
+/// would reject: it comes whole, as text, with a note; the server keeps serving.
+#[tokio::test]
+async fn an_answer_outside_the_spec_is_delivered_as_text_with_a_note() {
+    let script = Script::default();
+    let mut list_as_string = answer(200);
+    list_as_string.body = json!({"id": "datacenters", "items": "dc-1,dc-2"}).to_string();
+    let mut wrong_type = answer(200);
+    wrong_type.body = json!({
+        "id": "datacenters",
+        "items": [{"id": "dc-1", "properties": {"name": "prod", "version": "seven"}}]
+    })
+    .to_string();
+    push(&script, [list_as_string, wrong_type]);
+    let h = harness(&script, false).await;
+
+    let r = call(&h, "list_datacenters", json!({})).await;
+    assert!(r.structured_content.is_none(), "{:?}", r.structured_content);
+    let note = text(&r);
+    assert!(note.contains("outside its published API spec"), "{note}");
+    assert!(note.contains("/items"), "{note}");
+    let answer = r.content[1]
+        .as_text()
+        .expect("the answer as text")
+        .text
+        .clone();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&answer).expect("JSON text")["items"],
+        json!("dc-1,dc-2")
+    );
+
+    let r = call(&h, "list_datacenters", json!({})).await;
+    assert!(r.structured_content.is_none());
+    assert!(
+        text(&r).contains("/items/0/properties/version"),
+        "{}",
+        text(&r)
+    );
+    assert!(r.content[1].as_text().expect("text").text.contains("seven"));
+
+    // An answer that fits is structured as always.
+    let r = call(&h, "list_datacenters", json!({})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert!(r.structured_content.is_some());
+    still_alive(&h).await;
+}
+
+/// The mismatch is logged once per tool, on stderr, in words.
+#[tokio::test]
+async fn an_answer_outside_the_spec_is_logged_once() {
+    use rmcp::ServiceExt;
+    let script = Script::default();
+    let mut off = answer(200);
+    off.body = json!({"items": "not-a-list"}).to_string();
+    push(&script, [off.clone(), off]);
+    let origin = serve(script.clone()).await;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
+    cmd.env("IONOS_API_URL", format!("{origin}/cloudapi/v6"))
+        .env("IONOS_TOKEN", SECRET_TOKEN)
+        .envs(crate::support::empty_home())
+        .env_remove("IONOS_CONFIG_FILE")
+        .env_remove("IONOS_MCP_LOG")
+        .env_remove("IONOS_LOG_LEVEL");
+    let (transport, stderr) = rmcp::transport::TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let client = ().serve(transport).await.expect("handshake");
+    for _ in 0..2 {
+        let r = client
+            .call_tool(rmcp::model::CallToolRequestParams::new("list_datacenters"))
+            .await
+            .expect("tools/call");
+        assert!(r.structured_content.is_none());
+    }
+    client.cancel().await.expect("shutdown");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr.expect("stderr"), &mut log)
+        .await
+        .expect("stderr read");
+    assert_eq!(
+        log.matches("IONOS answered outside the spec").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("list_datacenters"), "{log}");
 }

@@ -714,7 +714,7 @@ async fn revocation_from_the_cli_is_refused_by_a_running_server_within_a_second(
     let issued = s.issue(NewKey::named("leaver")).await;
     let key = issued.key.expose();
     assert_eq!(s.list(key).await.status, StatusCode::OK);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+    let out = binary()
         .args(["keys", "revoke", &issued.record.id, "--db"])
         .arg(&s.db)
         .output()
@@ -808,7 +808,8 @@ fn binary() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
     c.env_remove("IONOS_TOKEN")
         .env_remove("IONOS_MCP_DB")
-        .env_remove("IONOS_MCP_TRANSPORT");
+        .env_remove("IONOS_MCP_TRANSPORT")
+        .envs(crate::support::empty_home());
     c
 }
 

@@ -159,7 +159,7 @@ async fn describe_gives_full_definitions_and_suggests_near_names() {
     assert!(required.contains(&json!("server_id")));
     assert!(def["annotations"]["readOnlyHint"].as_bool().unwrap());
     let unknown = v["unknown"][0].as_str().expect("unknown note");
-    assert!(unknown.contains("did you mean list_servers"), "{unknown}");
+    assert!(unknown.contains("did you mean `list_servers`"), "{unknown}");
 
     let r = call(
         &c,
@@ -197,7 +197,7 @@ async fn calls_through_the_meta_tool_equal_direct_calls() {
     let r = call(&c, "ionos_call_tool", json!({"name": "list_datacenter"})).await;
     assert!(is_error(&r));
     assert!(
-        text(&r).contains("did you mean list_datacenters"),
+        text(&r).contains("did you mean `list_datacenters`"),
         "{}",
         text(&r)
     );

@@ -9,6 +9,7 @@ mod bad_input;
 mod binary;
 mod budget;
 mod calls;
+mod check;
 mod credentials;
 mod faults;
 mod http;

@@ -93,3 +93,11 @@ pub fn secrets_in(result: &Value) -> Vec<&'static str> {
     let text = result.to_string();
     SECRETS.into_iter().filter(|s| text.contains(s)).collect()
 }
+
+/// `HOME` and `XDG_CONFIG_HOME` for a child process, pointing at an empty folder: no IONOS
+/// config file of the machine running the tests (`~/.ionos/config`) is picked up.
+pub fn empty_home() -> [(&'static str, std::path::PathBuf); 2] {
+    let dir = std::env::temp_dir().join(format!("ionos-mcp-empty-home-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    [("HOME", dir.clone()), ("XDG_CONFIG_HOME", dir)]
+}

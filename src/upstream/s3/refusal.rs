@@ -55,7 +55,11 @@ pub fn refusal(
     });
     let message = error
         .filter(|e| !e.message.is_empty())
-        .map(|e| format!(": {}", e.message.chars().take(300).collect::<String>()))
+        // The sentence goes on after the message, so its own full stop would double.
+        .map(|e| {
+            let text: String = e.message.chars().take(300).collect();
+            format!(": {}", text.trim().trim_end_matches('.'))
+        })
         .unwrap_or_default();
     let bucket_name = bucket
         .map(|b| format!("`{b}`"))
