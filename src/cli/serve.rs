@@ -130,10 +130,6 @@ async fn serve_http(
             .max(1) as u64,
     );
     let guard = if args.no_auth {
-        eprintln!(
-            "ionos-mcp: WARNING: serving HTTP on {} WITHOUT AUTHENTICATION (--no-auth): anyone who can reach this address can call every tool",
-            args.http_addr
-        );
         None
     } else {
         let path = db.unwrap_or_else(crate::access::sqlite::default_path);
@@ -166,7 +162,14 @@ async fn serve_http(
             options.allowed_hosts.join(", ")
         );
     }
+    let open = guard.is_none();
     let server = http::bind(dispatcher, options, guard).await?;
+    if open {
+        eprintln!(
+            "ionos-mcp: WARNING: serving HTTP on {} WITHOUT AUTHENTICATION (--no-auth): anyone who can reach this address can call every tool",
+            server.local_addr()?
+        );
+    }
     eprintln!(
         "ionos-mcp: serving MCP on http://{}{}",
         server.local_addr()?,
