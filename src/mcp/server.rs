@@ -12,12 +12,16 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::catalog::{self, Catalog};
+use super::confirm::{Confirmer, Decision};
 use super::meta;
+use crate::access::confirmations::{Confirmations, MemoryConfirmations};
 use crate::access::guard::Principal;
 use crate::access::scopes::Level;
 use crate::config::LoadMode;
 use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::power::{Progress, Verb};
 use crate::tools::table::{Access, DOCUMENTS};
+use crate::upstream::BoxFuture;
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
@@ -30,6 +34,8 @@ pub struct IonosServer {
     mode: LoadMode,
     /// What `tools/list` offers in the dynamic mode: the three meta-tools.
     meta_tools: Arc<Vec<Tool>>,
+    /// Confirmations of destructive calls.
+    confirmer: Arc<Confirmer>,
 }
 
 impl IonosServer {
@@ -41,13 +47,33 @@ impl IonosServer {
 
     pub fn with_mode(dispatcher: Arc<Dispatcher>, mode: LoadMode) -> Self {
         let catalog = Catalog::new(dispatcher.config());
-        let meta_tools = meta::definitions(dispatcher.config().writes_enabled);
+        let meta_tools = meta::definitions(dispatcher.config().tool_scope);
         IonosServer {
             dispatcher,
             catalog: Arc::new(catalog),
             mode,
             meta_tools: Arc::new(meta_tools),
+            confirmer: Arc::new(Confirmer::new(Arc::new(MemoryConfirmations::new()))),
         }
+    }
+
+    /// Keeps confirmations in `store` (the key store, shared by every server on it) instead
+    /// of this process's memory.
+    pub fn with_confirmations(mut self, store: Arc<dyn Confirmations>) -> Self {
+        self.confirmer = Arc::new(Confirmer::new(store));
+        self
+    }
+
+    /// Keeps confirmations in `store`, good for `ttl` (at most 5 minutes), and gives a
+    /// session client's user `ask_timeout` to answer.
+    pub fn with_confirmation_times(
+        mut self,
+        store: Arc<dyn Confirmations>,
+        ttl: std::time::Duration,
+        ask_timeout: std::time::Duration,
+    ) -> Self {
+        self.confirmer = Arc::new(Confirmer::new(store).with_times(ttl, ask_timeout));
+        self
     }
 
     /// The tools served (behind the meta-tools in the dynamic mode).
@@ -59,14 +85,16 @@ impl IonosServer {
             .collect()
     }
 
-    /// Calls a served tool by name, with the same checks however it was asked for.
-    /// `Err` is a protocol error (no such tool).
+    /// Calls a served tool by name, with the same checks however it was asked for; a
+    /// destructive tool is confirmed by a person first. `Err` is a protocol error (no such
+    /// tool).
     async fn call_named(
         &self,
         name: &str,
         arguments: Option<serde_json::Map<String, serde_json::Value>>,
+        request: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, String> {
+    ) -> Result<CallToolResponse, String> {
         let caller = principal(context);
         let entry = self.catalog.get(name);
         // The access guard refused this already over HTTP; checked again here, and for
@@ -79,32 +107,94 @@ impl IonosServer {
                 "API key {} may not call {name}: it needs the scope {}",
                 p.key_id,
                 crate::access::scopes::Scopes::required(e.family(), Level::from(e.access))
-            ))]));
+            ))])
+            .into());
         }
         if let Some(doc) = crate::tools::table::document(name).filter(|_| entry.is_some()) {
-            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]));
+            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
         }
         // A tool that is not served (another toolset, writes off) still gets a result
         // saying how to enable it; a name that is no tool at all is a protocol error.
-        if crate::tools::table::tool(name).is_none() {
+        let Some(tool) = crate::tools::table::tool(name) else {
             return Err(meta::unknown(&self.catalog, caller, name));
-        }
-        let call = self.dispatcher.call(name, arguments);
+        };
+        let work = async {
+            if let (Some(verb), Some(_), Access::Destructive) = (Verb::of(tool), entry, tool.access)
+            {
+                let args = match self.dispatcher.validate(tool, arguments.clone()) {
+                    Ok(a) => a,
+                    Err(e) => return Some(Err(e)),
+                };
+                match self
+                    .confirmer
+                    .confirm(&self.dispatcher, tool, verb, &args, request, context)
+                    .await
+                {
+                    Ok(Decision::Proceed) => {}
+                    Ok(Decision::Answer(answer)) => return Some(Ok(Confirmed::Answer(*answer))),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let progress = McpProgress::of(context);
+            self.dispatcher
+                .call_with(name, arguments, &progress)
+                .await
+                .map(|o| o.map(Confirmed::Done))
+        };
         let outcome = tokio::select! {
-            r = call => r,
+            r = work => r,
             _ = context.ct.cancelled() => {
-                return Ok(CallToolResult::error(vec![ContentBlock::text("the call was cancelled")]));
+                return Ok(CallToolResult::error(vec![ContentBlock::text("the call was cancelled")]).into());
             }
         };
         match outcome {
-            Some(o) => {
-                if let (Err(_), Some(p)) = (&o, caller) {
+            None => Err(meta::unknown(&self.catalog, caller, name)),
+            Some(Ok(Confirmed::Answer(answer))) => Ok(answer),
+            Some(Ok(Confirmed::Done(out))) => Ok(to_result(Ok(out)).into()),
+            Some(Err(e)) => {
+                if let Some(p) = caller {
                     p.note_tool_error();
                 }
-                Ok(to_result(o))
+                Ok(to_result(Err(e)).into())
             }
-            None => Err(meta::unknown(&self.catalog, caller, name)),
         }
+    }
+}
+
+/// A call's end: the dispatcher's output, or the confirmation's own answer (a question, a
+/// preview, a refusal) when nothing was sent.
+enum Confirmed {
+    Done(Output),
+    Answer(CallToolResponse),
+}
+
+/// `notifications/progress` for a request that asked for them (a progress token).
+struct McpProgress {
+    peer: rmcp::Peer<RoleServer>,
+    token: Option<rmcp::model::ProgressToken>,
+}
+
+impl McpProgress {
+    fn of(context: &RequestContext<RoleServer>) -> McpProgress {
+        McpProgress {
+            peer: context.peer.clone(),
+            token: context.meta.get_progress_token(),
+        }
+    }
+}
+
+impl Progress for McpProgress {
+    fn report(&self, done: u32, total: u32, message: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(token) = &self.token {
+                let note = rmcp::model::ProgressNotificationParam::new(token.clone(), done.into())
+                    .with_total(total.into())
+                    .with_message(message);
+                if let Err(e) = self.peer.notify_progress(note).await {
+                    tracing::debug!(error = %e, "progress notification not sent");
+                }
+            }
+        })
     }
 }
 
@@ -228,26 +318,26 @@ impl ServerHandler for IonosServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = principal(&context);
         let args = request.arguments.clone().unwrap_or_default();
-        let result = match (self.mode, request.name.as_ref()) {
+        let result: CallToolResponse = match (self.mode, request.name.as_ref()) {
             (LoadMode::Dynamic, meta::SEARCH) => {
-                meta_result(meta::search(&self.catalog, caller, &args))
+                meta_result(meta::search(&self.catalog, caller, &args)).into()
             }
             (LoadMode::Dynamic, meta::DESCRIBE) => {
-                meta_result(meta::describe(&self.catalog, caller, &args))
+                meta_result(meta::describe(&self.catalog, caller, &args)).into()
             }
             (LoadMode::Dynamic, meta::CALL) => match meta::call_target(&args) {
                 // Through the meta-tool an unknown name is the model's mistake: a result.
                 Ok((name, arguments)) => self
-                    .call_named(&name, arguments, &context)
+                    .call_named(&name, arguments, &request, &context)
                     .await
-                    .unwrap_or_else(|e| CallToolResult::error(vec![ContentBlock::text(e)])),
-                Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]),
+                    .unwrap_or_else(|e| CallToolResult::error(vec![ContentBlock::text(e)]).into()),
+                Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]).into(),
             },
             (_, name) => self
-                .call_named(name, request.arguments, &context)
+                .call_named(name, request.arguments.clone(), &request, &context)
                 .await
                 .map_err(|e| McpError::invalid_params(e, None))?,
         };
-        Ok(result.into())
+        Ok(result)
     }
 }

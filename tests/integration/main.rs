@@ -15,6 +15,7 @@ mod http;
 mod invariants;
 mod load_modes;
 mod official;
+mod power;
 mod properties;
 mod s3;
 mod secrets;
