@@ -5,6 +5,7 @@
 mod catalog;
 pub mod confirm;
 mod meta;
+mod prompts;
 mod search;
 mod server;
 

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
-    ServerConfig, Tool,
+    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -14,6 +15,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use super::catalog::{self, Catalog};
 use super::confirm::{Confirmer, Decision};
 use super::meta;
+use super::prompts;
 use crate::access::confirmations::{Confirmations, MemoryConfirmations};
 use crate::access::guard::Principal;
 use crate::access::scopes::Level;
@@ -198,6 +200,15 @@ impl Progress for McpProgress {
     }
 }
 
+impl IonosServer {
+    /// Whether a prompt is offered to the caller: the tool it leads to is served and allowed.
+    fn prompt_allowed(&self, prompt: &str, caller: Option<&Principal>) -> bool {
+        prompts::needs(prompt)
+            .and_then(|tool| self.catalog.get(tool))
+            .is_some_and(|e| e.allows(caller))
+    }
+}
+
 /// The caller over HTTP, as the access guard identified it; `None` on stdio, where the one
 /// local user may call everything the server serves.
 fn principal(context: &RequestContext<RoleServer>) -> Option<&Principal> {
@@ -228,8 +239,10 @@ impl ServerHandler for IonosServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
-                .enable_tools()
+                .enable_completions()
+                .enable_prompts()
                 .enable_resources()
+                .enable_tools()
                 .build(),
         )
         .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
@@ -301,6 +314,66 @@ impl ServerHandler for IonosServer {
                 None,
             )),
         }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let caller = principal(&context);
+        let prompts = prompts::definitions()
+            .into_iter()
+            .filter(|p| self.prompt_allowed(&p.name, caller))
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        if !self.prompt_allowed(&request.name, principal(&context)) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "no prompt `{}` is served here; prompts/list names those that are",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        prompts::get(&self.dispatcher, &request.name, &arguments)
+            .await
+            .map(Into::into)
+            .map_err(|e| McpError::invalid_params(e, None))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let Reference::Prompt(prompt) = &request.r#ref else {
+            return Ok(CompleteResult::default());
+        };
+        if !self.prompt_allowed(&prompt.name, principal(&context)) {
+            return Ok(CompleteResult::default());
+        }
+        let datacenter = request
+            .context
+            .as_ref()
+            .and_then(|c| c.arguments.as_ref())
+            .and_then(|a| a.get("datacenter"))
+            .map(String::as_str);
+        Ok(prompts::complete(
+            &self.dispatcher,
+            &request.argument.name,
+            &request.argument.value,
+            datacenter,
+        )
+        .await)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -651,7 +651,7 @@ const CUBE: &str = "8aa25130-32ec-495b-821c-90387a15b5d0";
 /// Polls a request status until it is `want` (or a few seconds pass); the statuses seen.
 async fn statuses_until(c: &Client, path: &str, want: &str) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..250 {
         let status = c.ok(path).await["metadata"]["status"]
             .as_str()
             .unwrap_or_default()
@@ -694,8 +694,9 @@ async fn vm_state(c: &Client, dc: &str, server: &str) -> String {
 #[tokio::test]
 async fn server_actions_answer_202_and_finish_later() {
     let c = Client::start().await;
+    // Long enough that a loaded machine still sees each status.
     c.sim
-        .set_request_duration(std::time::Duration::from_millis(300));
+        .set_request_duration(std::time::Duration::from_millis(900));
     let (a, status_path) = power(&c, DC_FRA, WEB_01, "stop").await;
     assert_eq!(a.status, StatusCode::ACCEPTED);
     assert_eq!(a.text, "");
@@ -711,7 +712,7 @@ async fn server_actions_answer_202_and_finish_later() {
     assert_eq!(vm_state(&c, DC_FRA, WEB_01).await, "RUNNING");
     let seen = statuses_until(&c, &status_path, "DONE").await;
     assert_eq!(seen, ["QUEUED", "RUNNING", "DONE"]);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert_eq!(vm_state(&c, DC_FRA, WEB_01).await, "SHUTOFF");
     let newest = c.ok("/requests?limit=1&depth=1").await;
     assert_eq!(newest["items"][0]["properties"]["method"], "POST");
@@ -740,12 +741,12 @@ async fn server_actions_answer_202_and_finish_later() {
     let (a, path) = power(&c, DC_TXL, CUBE, "suspend").await;
     assert_eq!(a.status, StatusCode::ACCEPTED);
     statuses_until(&c, &path.expect("Location"), "DONE").await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert_eq!(vm_state(&c, DC_TXL, CUBE).await, "SUSPENDED");
     let (a, path) = power(&c, DC_TXL, CUBE, "resume").await;
     assert_eq!(a.status, StatusCode::ACCEPTED);
     statuses_until(&c, &path.expect("Location"), "DONE").await;
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     assert_eq!(vm_state(&c, DC_TXL, CUBE).await, "RUNNING");
 
     let (a, _) = power(&c, DC_FRA, "nope", "start").await;
@@ -774,7 +775,7 @@ async fn server_actions_answer_202_and_finish_later() {
 async fn a_start_beyond_the_contract_fails() {
     let c = Client::start().await;
     c.sim
-        .set_request_duration(std::time::Duration::from_millis(150));
+        .set_request_duration(std::time::Duration::from_millis(900));
     c.sim.set_contract_limit("coresPerContract", 46);
     let (a, path) = power(&c, DC_TXL, LEGACY, "start").await;
     assert_eq!(a.status, StatusCode::ACCEPTED);

@@ -903,3 +903,142 @@ mod over_http {
         );
     }
 }
+
+mod prompts {
+    //! The `inventory` and `stop_server_safely` prompts and their completions.
+
+    use rmcp::model::{
+        ArgumentInfo, CompleteRequestParams, CompletionContext, GetPromptRequestParams,
+        PromptReference, Reference,
+    };
+    use serde_json::json;
+
+    use super::{Era, LEGACY, Person, Setup, WEB01};
+
+    async fn complete(
+        s: &Setup,
+        prompt: &str,
+        arg: &str,
+        typed: &str,
+        dc: Option<&str>,
+    ) -> Vec<String> {
+        let mut params = CompleteRequestParams::new(
+            Reference::Prompt(PromptReference::new(prompt)),
+            ArgumentInfo::new(arg, typed),
+        );
+        if let Some(dc) = dc {
+            let mut context = CompletionContext::new();
+            context.arguments = Some([("datacenter".to_string(), dc.to_string())].into());
+            params.context = Some(context);
+        }
+        s.client
+            .peer()
+            .complete(params)
+            .await
+            .expect("completion/complete")
+            .completion
+            .values
+    }
+
+    #[tokio::test]
+    async fn prompts_with_arguments_and_completions_from_the_account() {
+        let s = Setup::start(Person::mute(), Era::Legacy).await;
+        let prompts = s
+            .client
+            .peer()
+            .list_all_prompts()
+            .await
+            .expect("prompts/list");
+        let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["inventory", "stop_server_safely"]);
+        let stop = &prompts[1];
+        let args: Vec<(&str, bool)> = stop
+            .arguments
+            .iter()
+            .flatten()
+            .map(|a| (a.name.as_str(), a.required == Some(true)))
+            .collect();
+        assert_eq!(args, [("datacenter", true), ("server", true)]);
+
+        assert_eq!(
+            complete(&s, "inventory", "datacenter", "pro", None).await,
+            ["production"]
+        );
+        let dcs = complete(&s, "stop_server_safely", "datacenter", "", None).await;
+        assert!(
+            dcs.contains(&"staging".to_string()) && dcs.len() >= 6,
+            "{dcs:?}"
+        );
+        // Servers of the data center already chosen, by name and by id.
+        let servers = complete(
+            &s,
+            "stop_server_safely",
+            "server",
+            "web",
+            Some("production"),
+        )
+        .await;
+        assert_eq!(servers, ["web-01", "web-02"]);
+        let by_id = complete(
+            &s,
+            "stop_server_safely",
+            "server",
+            &WEB01[..6],
+            Some("production"),
+        )
+        .await;
+        assert_eq!(by_id, [WEB01]);
+        let anywhere = complete(&s, "stop_server_safely", "server", "legacy", None).await;
+        assert_eq!(anywhere, ["legacy-app-01"]);
+
+        let mut get = GetPromptRequestParams::new("stop_server_safely");
+        get.arguments = Some(
+            json!({"datacenter": "staging", "server": "legacy-app-01"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let prompt = s.client.peer().get_prompt(get).await.expect("prompts/get");
+        let text = serde_json::to_string(&prompt.messages).expect("json");
+        for word in [
+            LEGACY,
+            "confirmation_token",
+            "get_server",
+            "SHUTOFF",
+            "suspend_server",
+        ] {
+            assert!(text.contains(word), "{word} not in {text}");
+        }
+        let inventory = s
+            .client
+            .peer()
+            .get_prompt(GetPromptRequestParams::new("inventory"))
+            .await
+            .expect("prompts/get");
+        let text = serde_json::to_string(&inventory.messages).expect("json");
+        assert!(
+            text.contains("list_servers") && text.contains("vmState"),
+            "{text}"
+        );
+    }
+
+    /// Without destructive tools served, the stop prompt is not offered.
+    #[tokio::test]
+    async fn the_stop_prompt_needs_stop_server() {
+        let h = crate::support::Harness::start().await;
+        let prompts = h
+            .client
+            .peer()
+            .list_all_prompts()
+            .await
+            .expect("prompts/list");
+        let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["inventory"]);
+        let refused = h
+            .client
+            .peer()
+            .get_prompt(GetPromptRequestParams::new("stop_server_safely"))
+            .await;
+        assert!(refused.is_err());
+    }
+}
