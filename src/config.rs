@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::tools::table::{PRODUCTS, ProductSpec};
+use crate::tools::table::{Access, PRODUCTS, ProductSpec};
 
 pub mod file;
 
@@ -91,8 +91,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Larger answers are refused with advice to narrow the request.
     pub max_body_bytes: usize,
-    /// Write tools run only when this is set (`IONOS_ENABLE_WRITES=true`).
-    pub writes_enabled: bool,
+    /// The most a served tool may do (`IONOS_MCP_TOOL_SCOPE`): `Read` serves read tools
+    /// only, `Write` also the tools that change the account, `Destructive` also those that
+    /// interrupt what runs (stop, reboot, suspend). `IONOS_ENABLE_WRITES=true` means `Write`.
+    pub tool_scope: Access,
     /// Time a call may spend on retries of GET requests (`IONOS_RETRY_BUDGET`, seconds).
     pub retry_budget: Duration,
     /// `IONOS_TOOLSETS`: products, toolsets or `product/toolset`s to serve; `None` serves all.
@@ -338,11 +340,16 @@ impl Config {
                     ),
                 })?,
             },
-            writes_enabled: flag(env, "IONOS_ENABLE_WRITES", false)?,
             contract_number: contract_number(env)?,
             endpoint_origins,
             config_file: used.filter(|u| !u.took.is_empty()),
+            tool_scope: tool_scope(env)?,
         })
+    }
+
+    /// Whether any tool that changes the account is served.
+    pub fn writes_enabled(&self) -> bool {
+        self.tool_scope >= Access::Write
     }
 
     /// Points every product at one base URL (the simulator), keeping each product's path.
@@ -366,9 +373,9 @@ impl Config {
         })
     }
 
-    /// Whether the server serves this tool: selected, and read-only unless writes are on.
+    /// Whether the server serves this tool: selected, and within `IONOS_MCP_TOOL_SCOPE`.
     pub fn serves(&self, tool: &crate::tools::table::ToolSpec) -> bool {
-        (tool.is_read_only() || self.writes_enabled) && self.selects(tool.product, tool.toolset)
+        tool.access <= self.tool_scope && self.selects(tool.product, tool.toolset)
     }
 
     /// Sets the base URL of every product `f` knows (the simulator's layout).
@@ -486,6 +493,49 @@ fn contract_number(env: &dyn Env) -> Result<Option<u32>, ConfigError> {
     }
 }
 
+/// `IONOS_MCP_TOOL_SCOPE=read|write|destructive`, a comma-separated list whose words are
+/// hierarchical (`destructive` includes `write`, which includes `read`): the highest word
+/// counts. `IONOS_ENABLE_WRITES=true` (the older switch) means `write`; with a scope list
+/// that says `read` it is a contradiction and refused.
+fn tool_scope(env: &dyn Env) -> Result<Access, ConfigError> {
+    let writes = flag(env, "IONOS_ENABLE_WRITES", false)?;
+    let Some(raw) = env.get("IONOS_MCP_TOOL_SCOPE") else {
+        return Ok(if writes { Access::Write } else { Access::Read });
+    };
+    let mut scope = None;
+    for word in raw.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let class = match word.to_ascii_lowercase().as_str() {
+            "read" => Access::Read,
+            "write" => Access::Write,
+            "destructive" => Access::Destructive,
+            _ => {
+                return Err(ConfigError {
+                    variable: "IONOS_MCP_TOOL_SCOPE".into(),
+                    message: format!(
+                        "unknown scope `{word}`; use a comma-separated list of read, write, destructive (destructive includes write, write includes read)"
+                    ),
+                });
+            }
+        };
+        scope = scope.max(Some(class));
+    }
+    let Some(scope) = scope else {
+        return Err(ConfigError {
+            variable: "IONOS_MCP_TOOL_SCOPE".into(),
+            message: "empty; use read, write or destructive".into(),
+        });
+    };
+    if writes && scope < Access::Write {
+        return Err(ConfigError {
+            variable: "IONOS_MCP_TOOL_SCOPE".into(),
+            message: format!(
+                "`{raw}` serves read tools only, but IONOS_ENABLE_WRITES=true asks for write tools; set one of them"
+            ),
+        });
+    }
+    Ok(scope)
+}
+
 fn seconds(env: &dyn Env, key: &str, default: u64) -> Result<u64, ConfigError> {
     match env.get(key) {
         None => Ok(default),
@@ -595,7 +645,7 @@ mod tests {
             ("Off", false),
         ] {
             let c = Config::from_env(&env(&[("IONOS_ENABLE_WRITES", v)])).unwrap();
-            assert_eq!(c.writes_enabled, want, "{v}");
+            assert_eq!(c.writes_enabled(), want, "{v}");
         }
         for v in ["y", "enable", "2", "treu"] {
             let e = Config::from_env(&env(&[("IONOS_ENABLE_WRITES", v)])).unwrap_err();
@@ -619,6 +669,63 @@ mod tests {
         );
         let e = Config::from_env(&env(&[("IONOS_TOOLSETS", "kubernets")])).unwrap_err();
         assert!(e.message.contains("k8s for kubernetes"), "{e}");
+    }
+
+    fn scope_of(pairs: &[(&str, &str)]) -> Result<Access, ConfigError> {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tool_scope(&env)
+    }
+
+    #[test]
+    fn tool_scopes_are_hierarchical_and_checked() {
+        assert_eq!(scope_of(&[]).unwrap(), Access::Read);
+        assert_eq!(
+            scope_of(&[("IONOS_ENABLE_WRITES", "true")]).unwrap(),
+            Access::Write
+        );
+        assert_eq!(
+            scope_of(&[("IONOS_ENABLE_WRITES", "false")]).unwrap(),
+            Access::Read
+        );
+        for (list, want) in [
+            ("read", Access::Read),
+            ("write", Access::Write),
+            ("read,write", Access::Write),
+            (" Destructive ", Access::Destructive),
+            ("destructive, read", Access::Destructive),
+        ] {
+            assert_eq!(
+                scope_of(&[("IONOS_MCP_TOOL_SCOPE", list)]).unwrap(),
+                want,
+                "{list}"
+            );
+        }
+        assert_eq!(
+            scope_of(&[
+                ("IONOS_MCP_TOOL_SCOPE", "destructive"),
+                ("IONOS_ENABLE_WRITES", "true")
+            ])
+            .unwrap(),
+            Access::Destructive
+        );
+        let err = scope_of(&[("IONOS_MCP_TOOL_SCOPE", "read,admin")]).unwrap_err();
+        assert_eq!(err.variable, "IONOS_MCP_TOOL_SCOPE");
+        assert!(err.message.contains("`admin`"), "{}", err.message);
+        assert!(err.message.contains("destructive"), "{}", err.message);
+        assert!(scope_of(&[("IONOS_MCP_TOOL_SCOPE", " , ")]).is_err());
+        let err = scope_of(&[
+            ("IONOS_MCP_TOOL_SCOPE", "read"),
+            ("IONOS_ENABLE_WRITES", "true"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.message.contains("IONOS_ENABLE_WRITES"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

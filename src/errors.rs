@@ -22,9 +22,31 @@ pub enum ToolError {
     },
 
     #[error(
-        "{tool} changes your IONOS account and is disabled: this server is read-only unless started with IONOS_ENABLE_WRITES=true"
+        "{tool} changes your IONOS account and is disabled: this server serves {served} tools only. Start it with IONOS_MCP_TOOL_SCOPE={needs} to serve it{also}"
     )]
-    WritesDisabled { tool: String },
+    WritesDisabled {
+        tool: String,
+        /// What the server serves (`read-only`, `read and write`).
+        served: &'static str,
+        /// The scope the tool needs (`write`, `destructive`).
+        needs: &'static str,
+        /// Note on the older variable, for write tools.
+        also: &'static str,
+    },
+
+    #[error(
+        "IONOS could not {action} the server: request {request_id} FAILED: {reason}. The server is as it was; get_server shows its state."
+    )]
+    RequestFailed {
+        action: &'static str,
+        request_id: String,
+        reason: String,
+    },
+
+    #[error(
+        "The confirmation could not be recorded or checked ({detail}), so nothing was sent. Try again in a moment."
+    )]
+    ConfirmationUnavailable { detail: String },
 
     #[error(
         "IONOS_TOKEN is not set (nor IONOS_TOKEN_FILE, IONOS_USERNAME/IONOS_PASSWORD or a profile in ~/.ionos/config), so IONOS cannot be asked. {TOKEN_HELP}."

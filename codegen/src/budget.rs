@@ -26,8 +26,8 @@ pub fn served_definition(t: &ToolDef) -> Value {
     let read = t.access == "read";
     let mut annotations = json!({"title": t.title, "readOnlyHint": read, "openWorldHint": true});
     if !read {
-        annotations["destructiveHint"] = json!(true);
-        annotations["idempotentHint"] = json!(false);
+        annotations["destructiveHint"] = json!(t.access == "destructive");
+        annotations["idempotentHint"] = json!(t.idempotent);
     }
     let mut def = json!({
         "name": t.name,

@@ -123,12 +123,15 @@ pub struct ParameterRules {
     pub patterns: IndexMap<String, String>,
 }
 
-/// Read or write: what a tool may do to the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a tool may do to the account: read it, change it, or change it in a way that
+/// interrupts what runs there (a hard power-off or reset), which a person confirms first.
+/// Ordered: each class includes the ones before it (`IONOS_MCP_TOOL_SCOPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
     Read,
     Write,
+    Destructive,
 }
 
 impl Access {
@@ -136,6 +139,7 @@ impl Access {
         match self {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Destructive => "destructive",
         }
     }
 }
@@ -151,6 +155,10 @@ pub struct ToolEntry {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// A write tool whose repetition with the same arguments changes nothing more
+    /// (`idempotentHint`); read tools never change anything.
+    #[serde(default)]
+    pub idempotent: bool,
     #[serde(default)]
     pub list: bool,
     #[serde(default)]

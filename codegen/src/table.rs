@@ -64,6 +64,8 @@ pub struct ToolDef {
     pub product: String,
     pub toolset: String,
     pub access: String,
+    /// Repeating the call with the same arguments changes nothing more (write tools).
+    pub idempotent: bool,
     pub method: String,
     pub path: String,
     pub operation_id: String,
@@ -372,15 +374,23 @@ fn build_tool(
     let loc = format!("{}{}", spec.file, op.pointer);
     let before = diags.len();
     let is_read_method = op.method == "GET" || op.method == "HEAD";
-    if !is_read_method && entry.access != Access::Write {
+    if !is_read_method && entry.access == Access::Read {
         diags.push(
             key,
             Some(loc.clone()),
             format!(
-                "tool `{}` selects {} {} (`{}`), which changes the account, but is not declared `access: write`",
+                "tool `{}` selects {} {} (`{}`), which changes the account, but is not declared `access: write` (or `destructive`)",
                 entry.name, op.method, op.path, op.operation_id
             ),
-            Some("rule: read tools may only select GET or HEAD operations; write `access: write` to expose it deliberately (it stays disabled unless the server is started with writes enabled)".into()),
+            Some("rule: read tools may only select GET or HEAD operations; write `access: write` (or `access: destructive` for actions that interrupt what runs, such as a power-off) to expose it deliberately (it stays disabled unless IONOS_MCP_TOOL_SCOPE allows its class)".into()),
+        );
+    }
+    if entry.idempotent && entry.access == Access::Read {
+        diags.push(
+            key,
+            None,
+            format!("tool `{}` is a read tool and declares `idempotent`", entry.name),
+            Some("`idempotent` describes write tools (repeating the call changes nothing more); leave it out of read tools".into()),
         );
     }
 
@@ -817,6 +827,7 @@ fn build_tool(
         product: pkey.to_string(),
         toolset: entry.toolset.clone(),
         access: entry.access.as_str().to_string(),
+        idempotent: entry.idempotent,
         method: op.method.clone(),
         path: op.path.clone(),
         operation_id: op.operation_id.clone(),

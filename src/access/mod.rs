@@ -8,9 +8,12 @@
 //! - `signature`: optional HMAC request signing, with a replay cache
 //! - `usage`: recording usage off the request path, in batches
 //! - `duration`: durations and expiry dates as the CLI takes them
+//! - `confirmations`: single-use confirmations of destructive calls (in the store, or in
+//!   memory)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod confirmations;
 pub mod duration;
 pub mod guard;
 pub mod key;

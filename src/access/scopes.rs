@@ -3,6 +3,11 @@
 //! The products are the tool table's families (`compute`, `dns`, `objectstorage`, …). A
 //! grant is `read` or `write` (every product), `<family>:read` or `<family>:write`; `*` is
 //! everything. `write` implies `read`.
+//!
+//! A key's `write` grant covers the manifest's `destructive` tools too (stop, reboot,
+//! suspend): whether the server serves those at all is the operator's choice
+//! (`IONOS_MCP_TOOL_SCOPE`), and each call is confirmed by a person before it is sent, so a
+//! third key level would only make keys harder to hand out without adding a check.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,7 +42,7 @@ impl From<Access> for Level {
     fn from(access: Access) -> Level {
         match access {
             Access::Read => Level::Read,
-            Access::Write => Level::Write,
+            Access::Write | Access::Destructive => Level::Write,
         }
     }
 }
@@ -327,6 +332,7 @@ mod tests {
         assert_eq!(Scopes::required("compute", Level::Read), "compute:read");
         assert_eq!(Scopes::required("dns", Level::Write), "dns:write");
         assert_eq!(Level::from(Access::Write), Level::Write);
+        assert_eq!(Level::from(Access::Destructive), Level::Write);
         assert_eq!(Level::from(Access::Read), Level::Read);
     }
 }

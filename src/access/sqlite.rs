@@ -11,6 +11,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use super::BoxFuture;
+use super::confirmations::{Binding, Confirmations, Redeemed, decide, random_key};
 use super::key::{ApiKey, KeyHash, try_new_key_id};
 use super::scopes::Scopes;
 use super::store::{
@@ -51,6 +52,19 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX usage_key_at ON usage(key_id, at);
     CREATE INDEX usage_at ON usage(at);",
+    // 2: single-use confirmations of destructive calls, and the secret sealing MRTR states,
+    // shared by every server on this file.
+    "CREATE TABLE confirmations (
+        id TEXT PRIMARY KEY,
+        binding TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) STRICT;
+    CREATE INDEX confirmations_expires_at ON confirmations(expires_at);
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;",
 ];
 
 /// The columns a [`KeyRecord`] is read from, in [`read_row`]'s order.
@@ -544,6 +558,92 @@ fn report(
         last_used_at,
         last_used_ip,
     })
+}
+
+/// The `secrets` row holding the key that seals MRTR request states.
+const SEALING_KEY: &str = "confirmation-sealing-key";
+
+impl Confirmations for SqliteStore {
+    fn issue(
+        &self,
+        id: String,
+        binding: Binding,
+        expires_at: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            let text = serde_json::to_string(&binding)
+                .map_err(|e| StoreError::Invalid(format!("confirmation binding: {e}")))?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            // Used or expired ones are kept an hour, to say "already used" or "expired".
+            tx.execute(
+                "DELETE FROM confirmations WHERE expires_at < ?1",
+                params![super::now() - 3600],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO confirmations (id, binding, expires_at, used_at) \
+                 VALUES (?1, ?2, ?3, NULL)",
+                params![id, text, expires_at],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+    }
+
+    fn redeem(
+        &self,
+        id: String,
+        binding: Binding,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Redeemed, StoreError>> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let row: Option<(String, i64, Option<i64>)> = tx
+                .query_row(
+                    "SELECT binding, expires_at, used_at FROM confirmations WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some((text, expires_at, used_at)) = row else {
+                return Ok(Redeemed::Unknown);
+            };
+            let stored: Binding = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Invalid(format!("confirmation binding: {e}")))?;
+            let (outcome, mark) = decide(&stored, expires_at, used_at.is_some(), &binding, now);
+            if mark {
+                tx.execute(
+                    "UPDATE confirmations SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+                    params![id, now],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(outcome)
+        })
+    }
+
+    fn sealing_key(&self) -> BoxFuture<'_, Result<Vec<u8>, StoreError>> {
+        self.run(move |conn| {
+            let fresh = random_key()?;
+            conn.execute(
+                "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+                params![SEALING_KEY, fresh],
+            )
+            .map_err(db)?;
+            conn.query_row(
+                "SELECT value FROM secrets WHERE name = ?1",
+                params![SEALING_KEY],
+                |r| r.get(0),
+            )
+            .map_err(db)
+        })
+    }
 }
 
 impl KeyStore for SqliteStore {
@@ -1195,6 +1295,50 @@ mod tests {
         // This build does not know step 2.
         let err = SqliteStore::open(&path).expect_err("newer");
         assert!(err.to_string().contains("newer ionos-mcp"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn confirmations_are_shared_by_stores_on_one_file() {
+        let dir = TempDir::new("confirm");
+        let path = dir.path().join("keys.db");
+        let a = SqliteStore::open(&path).expect("opens");
+        let b = SqliteStore::open(&path).expect("opens");
+        let key = a.sealing_key().await.expect("key");
+        assert_eq!(key.len(), 32);
+        assert_eq!(b.sealing_key().await.expect("key"), key);
+        let binding = Binding {
+            caller: "key_1".into(),
+            tool: "stop_server".into(),
+            args: "digest".into(),
+            label: "server web-01".into(),
+        };
+        let id = crate::access::confirmations::id_of("ct_x");
+        let later = crate::access::now() + 300;
+        a.issue(id.clone(), binding.clone(), later)
+            .await
+            .expect("issued");
+        let mut other = binding.clone();
+        other.args = "another".into();
+        assert_eq!(
+            b.redeem(id.clone(), other, crate::access::now())
+                .await
+                .unwrap(),
+            Redeemed::OtherTarget {
+                label: "server web-01".into()
+            }
+        );
+        assert_eq!(
+            b.redeem(id.clone(), binding.clone(), crate::access::now())
+                .await
+                .unwrap(),
+            Redeemed::Valid
+        );
+        assert_eq!(
+            a.redeem(id, binding, crate::access::now()).await.unwrap(),
+            Redeemed::AlreadyUsed
+        );
+        let text = std::fs::read(&path).expect("file");
+        assert!(!String::from_utf8_lossy(&text).contains("ct_x"));
     }
 
     #[test]

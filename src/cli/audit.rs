@@ -15,8 +15,12 @@ pub struct AuditRow {
     pub name: &'static str,
     pub product: &'static str,
     pub toolset: &'static str,
+    /// The tool's scope class: `read`, `write` or `destructive` (`IONOS_MCP_TOOL_SCOPE`).
     pub access: &'static str,
-    /// Served to clients with the current configuration (write tools need IONOS_ENABLE_WRITES).
+    /// The API key scope it needs over HTTP (`compute:write`).
+    pub key_scope: String,
+    /// Served to clients with the current configuration (write tools need
+    /// IONOS_MCP_TOOL_SCOPE=write, destructive ones =destructive).
     pub enabled: bool,
     pub method: &'static str,
     pub path: &'static str,
@@ -52,6 +56,10 @@ pub fn rows(config: &Config) -> Vec<AuditRow> {
                 product: t.product,
                 toolset: t.toolset,
                 access: t.access.as_str(),
+                key_scope: crate::access::scopes::Scopes::required(
+                    t.product().family,
+                    crate::access::scopes::Level::from(t.access),
+                ),
                 enabled: config.serves(t),
                 method: t.method,
                 path: t.path,
@@ -69,6 +77,10 @@ pub fn rows(config: &Config) -> Vec<AuditRow> {
             product: d.product,
             toolset: d.toolset,
             access: "read",
+            key_scope: crate::access::scopes::Scopes::required(
+                crate::tools::table::product(d.product).map_or(d.product, |p| p.family),
+                crate::access::scopes::Level::Read,
+            ),
             enabled: config.selects(d.product, d.toolset),
             method: "-",
             path: d.uri,
@@ -116,6 +128,7 @@ pub fn render(format: Format, config: &Config) -> (String, usize) {
                     "enabled": rows.iter().filter(|r| r.enabled).count(),
                     "read": rows.iter().filter(|r| r.access == "read").count(),
                     "write": rows.iter().filter(|r| r.access != "read").count(),
+                    "destructive": rows.iter().filter(|r| r.access == "destructive").count(),
                     "enabled_writes": enabled_writes,
                 },
             });
@@ -125,17 +138,18 @@ pub fn render(format: Format, config: &Config) -> (String, usize) {
             let mut s = String::new();
             let _ = writeln!(
                 s,
-                "| tool | product | toolset | access | enabled | method | path | operationId | redacted |"
+                "| tool | product | toolset | access | key scope | enabled | method | path | operationId | redacted |"
             );
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
             for r in &rows {
                 let _ = writeln!(
                     s,
-                    "| `{}` | {} | {} | {} | {} | {} | `{}` | `{}` | {} |",
+                    "| `{}` | {} | {} | {} | `{}` | {} | {} | `{}` | `{}` | {} |",
                     r.name,
                     r.product,
                     r.toolset,
                     r.access,
+                    r.key_scope,
                     if r.enabled { "yes" } else { "no" },
                     r.method,
                     r.path,
@@ -227,7 +241,7 @@ pub fn tools_markdown() -> String {
     );
     let _ = writeln!(
         s,
-        "{} tools: {} read-only (including {} served without an API call), {} that change the account (served only with `IONOS_ENABLE_WRITES=true`).\n",
+        "{} tools: {} read-only (including {} served without an API call), {} that change the account (served only with `IONOS_MCP_TOOL_SCOPE=write`, or `IONOS_ENABLE_WRITES=true`; the {} marked destructive only with `IONOS_MCP_TOOL_SCOPE=destructive`, and each call is confirmed by a person first).\n",
         TOOLS.len() + crate::tools::table::DOCUMENTS.len(),
         TOOLS.iter().filter(|t| t.is_read_only()).count() + crate::tools::table::DOCUMENTS.len(),
         counted(
@@ -235,7 +249,11 @@ pub fn tools_markdown() -> String {
             "document",
             "documents"
         ),
-        TOOLS.iter().filter(|t| !t.is_read_only()).count()
+        TOOLS.iter().filter(|t| !t.is_read_only()).count(),
+        TOOLS
+            .iter()
+            .filter(|t| t.access == crate::tools::table::Access::Destructive)
+            .count()
     );
     for p in PRODUCTS {
         let tools: Vec<&ToolSpec> = TOOLS.iter().filter(|t| t.product == p.key).collect();
@@ -285,7 +303,11 @@ pub fn tools_markdown() -> String {
                 .map(|k| format!("`{k}`*"))
                 .chain(optional.iter().map(|k| format!("`{k}`")))
                 .collect();
-            let access = if t.is_read_only() { "" } else { " **(write)**" };
+            let access = match t.access {
+                crate::tools::table::Access::Read => "",
+                crate::tools::table::Access::Write => " **(write)**",
+                crate::tools::table::Access::Destructive => " **(destructive)**",
+            };
             let _ = writeln!(
                 s,
                 "| `{}`{access} | {} | {} |",

@@ -127,7 +127,7 @@ pub fn audit(format: crate::cli::audit::Format, deny_writes: bool) -> anyhow::Re
     std::io::stdout().lock().write_all(text.as_bytes())?;
     if deny_writes && enabled_writes > 0 {
         eprintln!(
-            "ionos-mcp audit: {enabled_writes} enabled tool(s) can change the account (unset IONOS_ENABLE_WRITES to serve read-only tools only)"
+            "ionos-mcp audit: {enabled_writes} enabled tool(s) can change the account (unset IONOS_MCP_TOOL_SCOPE and IONOS_ENABLE_WRITES, or set IONOS_MCP_TOOL_SCOPE=read, to serve read-only tools only)"
         );
         return Ok(ExitCode::from(3));
     }
@@ -229,19 +229,19 @@ pub fn print_tools(as_json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
         // Only the write tools of the selected toolsets are worth a mention.
         let writes_off = TOOLS
             .iter()
-            .filter(|t| !t.is_read_only() && !config.writes_enabled)
+            .filter(|t| t.access > config.tool_scope)
             .filter(|t| config.selects(t.product, t.toolset))
             .count();
         if writes_off > 0 {
             writeln!(
                 out,
-                "({writes_off} write tools not served; IONOS_ENABLE_WRITES=true serves them)"
+                "({writes_off} write tools not served; IONOS_MCP_TOOL_SCOPE=write serves those that change the account, =destructive also stop, reboot and suspend)"
             )?;
         }
         let unselected = TOOLS
             .iter()
             .filter(|t| !config.selects(t.product, t.toolset))
-            .filter(|t| t.is_read_only() || config.writes_enabled)
+            .filter(|t| t.is_read_only() || config.writes_enabled())
             .count()
             + crate::tools::table::DOCUMENTS
                 .iter()

@@ -143,7 +143,9 @@ async fn serve_http(
                 path.display()
             );
         }
-        let store: Arc<dyn KeyStore> = Arc::new(store);
+        let store = Arc::new(store);
+        options.confirmations = Some(store.clone());
+        let store: Arc<dyn KeyStore> = store;
         Some(Arc::new(Guard::new(
             store,
             GuardOptions {

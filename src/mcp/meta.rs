@@ -27,8 +27,10 @@ fn schema(value: Value) -> Arc<Map<String, Value>> {
     }
 }
 
-/// The three definitions. `writes` says whether the calls may change the account.
-pub fn definitions(writes: bool) -> Vec<Tool> {
+/// The three definitions. `scope` says what the calls may do to the account.
+pub fn definitions(scope: crate::tools::table::Access) -> Vec<Tool> {
+    use crate::tools::table::Access;
+    let writes = scope >= Access::Write;
     let read = |title: &'static str| {
         ToolAnnotations::with_title(title)
             .read_only(true)
@@ -38,7 +40,9 @@ pub fn definitions(writes: bool) -> Vec<Tool> {
         .read_only(!writes)
         .open_world(true);
     if writes {
-        call_hints = call_hints.destructive(true).idempotent(false);
+        call_hints = call_hints
+            .destructive(scope == Access::Destructive)
+            .idempotent(false);
     }
     vec![
         Tool::new(

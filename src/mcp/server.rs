@@ -3,21 +3,27 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest,
-    CustomResult, Implementation, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, CustomRequest, CustomResult, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, Resource, ResourceContents, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use super::catalog::{self, Catalog};
+use super::confirm::{Confirmer, Decision};
 use super::meta;
+use super::prompts;
+use crate::access::confirmations::{Confirmations, MemoryConfirmations};
 use crate::access::guard::Principal;
 use crate::access::scopes::Level;
 use crate::config::LoadMode;
 use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::power::{Progress, Verb};
 use crate::tools::table::{Access, DOCUMENTS};
+use crate::upstream::BoxFuture;
 
 /// The server's name as announced to clients.
 pub const SERVER_NAME: &str = "ionos-mcp";
@@ -30,6 +36,8 @@ pub struct IonosServer {
     mode: LoadMode,
     /// What `tools/list` offers in the dynamic mode: the three meta-tools.
     meta_tools: Arc<Vec<Tool>>,
+    /// Confirmations of destructive calls.
+    confirmer: Arc<Confirmer>,
 }
 
 impl IonosServer {
@@ -41,13 +49,33 @@ impl IonosServer {
 
     pub fn with_mode(dispatcher: Arc<Dispatcher>, mode: LoadMode) -> Self {
         let catalog = Catalog::new(dispatcher.config());
-        let meta_tools = meta::definitions(dispatcher.config().writes_enabled);
+        let meta_tools = meta::definitions(dispatcher.config().tool_scope);
         IonosServer {
             dispatcher,
             catalog: Arc::new(catalog),
             mode,
             meta_tools: Arc::new(meta_tools),
+            confirmer: Arc::new(Confirmer::new(Arc::new(MemoryConfirmations::new()))),
         }
+    }
+
+    /// Keeps confirmations in `store` (the key store, shared by every server on it) instead
+    /// of this process's memory.
+    pub fn with_confirmations(mut self, store: Arc<dyn Confirmations>) -> Self {
+        self.confirmer = Arc::new(Confirmer::new(store));
+        self
+    }
+
+    /// Keeps confirmations in `store`, good for `ttl` (at most 5 minutes), and gives a
+    /// session client's user `ask_timeout` to answer.
+    pub fn with_confirmation_times(
+        mut self,
+        store: Arc<dyn Confirmations>,
+        ttl: std::time::Duration,
+        ask_timeout: std::time::Duration,
+    ) -> Self {
+        self.confirmer = Arc::new(Confirmer::new(store).with_times(ttl, ask_timeout));
+        self
     }
 
     /// The tools served (behind the meta-tools in the dynamic mode).
@@ -67,14 +95,16 @@ impl IonosServer {
         }
     }
 
-    /// Calls a served tool by name, with the same checks however it was asked for.
-    /// `Err` is a protocol error (no such tool).
+    /// Calls a served tool by name, with the same checks however it was asked for; a
+    /// destructive tool is confirmed by a person first. `Err` is a protocol error (no such
+    /// tool).
     async fn call_named(
         &self,
         name: &str,
         arguments: Option<serde_json::Map<String, serde_json::Value>>,
+        request: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, String> {
+    ) -> Result<CallToolResponse, String> {
         let caller = principal(context);
         let entry = self.catalog.get(name);
         // The access guard refused this already over HTTP; checked again here, and for
@@ -87,37 +117,117 @@ impl IonosServer {
                 "API key {} may not call {name}: it needs the scope {}",
                 p.key_id,
                 crate::access::scopes::Scopes::required(e.family(), Level::from(e.access))
-            ))]));
+            ))])
+            .into());
         }
         if let Some(doc) = crate::tools::table::document(name).filter(|_| entry.is_some()) {
-            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]));
+            return Ok(CallToolResult::success(vec![ContentBlock::text(doc.text)]).into());
         }
         // A tool that is not served (another toolset, writes off) still gets a result
         // saying how to enable it; a name that is no tool at all is a protocol error.
-        if crate::tools::table::tool(name).is_none() {
+        let Some(tool) = crate::tools::table::tool(name) else {
             return Err(meta::unknown(&self.catalog, caller, name, self.look()));
-        }
-        let call = self.dispatcher.call(name, arguments);
+        };
+        let work = async {
+            if let (Some(verb), Some(_), Access::Destructive) = (Verb::of(tool), entry, tool.access)
+            {
+                let args = match self.dispatcher.validate(tool, arguments.clone()) {
+                    Ok(a) => a,
+                    Err(e) => return Some(Err(e)),
+                };
+                match self
+                    .confirmer
+                    .confirm(&self.dispatcher, tool, verb, &args, request, context)
+                    .await
+                {
+                    Ok(Decision::Proceed) => {}
+                    Ok(Decision::Answer(answer)) => return Some(Ok(Confirmed::Answer(*answer))),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            let progress = McpProgress::of(context);
+            self.dispatcher
+                .call_with(name, arguments, &progress)
+                .await
+                .map(|o| o.map(Confirmed::Done))
+        };
         let outcome = tokio::select! {
-            r = call => r,
+            r = work => r,
             _ = context.ct.cancelled() => {
-                return Ok(CallToolResult::error(vec![ContentBlock::text("the call was cancelled")]));
+                return Ok(CallToolResult::error(vec![ContentBlock::text("the call was cancelled")]).into());
             }
         };
         match outcome {
-            Some(o) => {
-                if let (Err(_), Some(p)) = (&o, caller) {
+            None => Err(meta::unknown(&self.catalog, caller, name, self.look())),
+            Some(Ok(Confirmed::Answer(answer))) => {
+                if let (CallToolResponse::Complete(r), Some(p)) = (&answer, caller)
+                    && r.is_error == Some(true)
+                {
                     p.note_tool_error();
                 }
-                if let (Ok(Output::Json(v)), Some(tool)) = (&o, crate::tools::table::tool(name))
+                Ok(answer)
+            }
+            Some(Ok(Confirmed::Done(out))) => {
+                if let Output::Json(v) = &out
                     && let Some(problem) = self.dispatcher.off_spec(tool, v)
                 {
-                    return Ok(off_spec_result(tool.name, v, &problem));
+                    return Ok(off_spec_result(tool.name, v, &problem).into());
                 }
-                Ok(to_result(o))
+                Ok(to_result(Ok(out)).into())
             }
-            None => Err(meta::unknown(&self.catalog, caller, name, self.look())),
+            Some(Err(e)) => {
+                if let Some(p) = caller {
+                    p.note_tool_error();
+                }
+                Ok(to_result(Err(e)).into())
+            }
         }
+    }
+}
+
+/// A call's end: the dispatcher's output, or the confirmation's own answer (a question, a
+/// preview, a refusal) when nothing was sent.
+enum Confirmed {
+    Done(Output),
+    Answer(CallToolResponse),
+}
+
+/// `notifications/progress` for a request that asked for them (a progress token).
+struct McpProgress {
+    peer: rmcp::Peer<RoleServer>,
+    token: Option<rmcp::model::ProgressToken>,
+}
+
+impl McpProgress {
+    fn of(context: &RequestContext<RoleServer>) -> McpProgress {
+        McpProgress {
+            peer: context.peer.clone(),
+            token: context.meta.get_progress_token(),
+        }
+    }
+}
+
+impl Progress for McpProgress {
+    fn report(&self, done: u32, total: u32, message: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(token) = &self.token {
+                let note = rmcp::model::ProgressNotificationParam::new(token.clone(), done.into())
+                    .with_total(total.into())
+                    .with_message(message);
+                if let Err(e) = self.peer.notify_progress(note).await {
+                    tracing::debug!(error = %e, "progress notification not sent");
+                }
+            }
+        })
+    }
+}
+
+impl IonosServer {
+    /// Whether a prompt is offered to the caller: the tool it leads to is served and allowed.
+    fn prompt_allowed(&self, prompt: &str, caller: Option<&Principal>) -> bool {
+        prompts::needs(prompt)
+            .and_then(|tool| self.catalog.get(tool))
+            .is_some_and(|e| e.allows(caller))
     }
 }
 
@@ -192,8 +302,10 @@ impl ServerHandler for IonosServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
-                .enable_tools()
+                .enable_completions()
+                .enable_prompts()
                 .enable_resources()
+                .enable_tools()
                 .build(),
         )
         .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
@@ -201,7 +313,7 @@ impl ServerHandler for IonosServer {
             "{} an IONOS Cloud account. {}Start with list_datacenters; most Compute tools \
              need a datacenter_id from it. Lists accept depth (default 1), offset, limit and, \
              for Compute, filters.",
-            if self.dispatcher.config().writes_enabled {
+            if self.dispatcher.config().writes_enabled() {
                 "Access to"
             } else {
                 "Read-only access to"
@@ -319,6 +431,66 @@ impl ServerHandler for IonosServer {
         ))
     }
 
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let caller = principal(&context);
+        let prompts = prompts::definitions()
+            .into_iter()
+            .filter(|p| self.prompt_allowed(&p.name, caller))
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        if !self.prompt_allowed(&request.name, principal(&context)) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "no prompt `{}` is served here; prompts/list names those that are",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        prompts::get(&self.dispatcher, &request.name, &arguments)
+            .await
+            .map(Into::into)
+            .map_err(|e| McpError::invalid_params(e, None))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let Reference::Prompt(prompt) = &request.r#ref else {
+            return Ok(CompleteResult::default());
+        };
+        if !self.prompt_allowed(&prompt.name, principal(&context)) {
+            return Ok(CompleteResult::default());
+        }
+        let datacenter = request
+            .context
+            .as_ref()
+            .and_then(|c| c.arguments.as_ref())
+            .and_then(|a| a.get("datacenter"))
+            .map(String::as_str);
+        Ok(prompts::complete(
+            &self.dispatcher,
+            &request.argument.name,
+            &request.argument.value,
+            datacenter,
+        )
+        .await)
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.meta_tools
             .iter()
@@ -334,26 +506,26 @@ impl ServerHandler for IonosServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = principal(&context);
         let args = request.arguments.clone().unwrap_or_default();
-        let result = match (self.mode, request.name.as_ref()) {
+        let result: CallToolResponse = match (self.mode, request.name.as_ref()) {
             (LoadMode::Dynamic, meta::SEARCH) => {
-                meta_result(meta::search(&self.catalog, caller, &args))
+                meta_result(meta::search(&self.catalog, caller, &args)).into()
             }
             (LoadMode::Dynamic, meta::DESCRIBE) => {
-                meta_result(meta::describe(&self.catalog, caller, &args))
+                meta_result(meta::describe(&self.catalog, caller, &args)).into()
             }
             (LoadMode::Dynamic, meta::CALL) => match meta::call_target(&args) {
                 // Through the meta-tool an unknown name is the model's mistake: a result.
                 Ok((name, arguments)) => self
-                    .call_named(&name, arguments, &context)
+                    .call_named(&name, arguments, &request, &context)
                     .await
-                    .unwrap_or_else(|e| CallToolResult::error(vec![ContentBlock::text(e)])),
-                Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]),
+                    .unwrap_or_else(|e| CallToolResult::error(vec![ContentBlock::text(e)]).into()),
+                Err(e) => CallToolResult::error(vec![ContentBlock::text(e)]).into(),
             },
             (_, name) => self
-                .call_named(name, request.arguments, &context)
+                .call_named(name, request.arguments.clone(), &request, &context)
                 .await
                 .map_err(|e| refused("tools/call", McpError::invalid_params(e, None)))?,
         };
-        Ok(result.into())
+        Ok(result)
     }
 }

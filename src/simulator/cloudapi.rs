@@ -4,11 +4,17 @@
 //! this file holds which collections exist ([`RULES`]) and the endpoints that are not plain
 //! resources: `/`, `/contracts`, `/locations/{region}[/{location}]`, `/k8s/versions[/default]`,
 //! `/k8s/{id}/kubeconfig`, a server's `remoteconsole` and `token`, `/requests/{id}/status`, and
-//! `POST .../servers/{id}/start|stop|reboot`.
+//! the power actions `POST .../servers/{id}/start|stop|reboot|suspend|resume`.
+//!
+//! Power actions behave as IONOS documents them: an action the server's type or state does not
+//! allow is refused at once (422); an accepted one is answered 202 with a `Location` naming its
+//! request status, which moves from QUEUED to RUNNING to DONE (or FAILED, when starting would
+//! exceed the contract's cores or RAM) over [`CloudApi::set_request_duration`]; the server's
+//! `vmState` changes shortly after the request is done.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -150,12 +156,52 @@ struct KubernetesVersions {
     default: String,
 }
 
-/// The Cloud API product: its resources (changed only by start/stop/reboot) and fixed data.
+/// The Cloud API product: its resources (changed only by the power actions) and fixed data.
 pub struct CloudApi {
     tree: RwLock<Tree>,
-    contract: Map<String, Value>,
+    contract: RwLock<Map<String, Value>>,
     versions: KubernetesVersions,
     next_request: AtomicU64,
+    /// Power actions whose request or state change is not finished yet.
+    pending: Mutex<Vec<Pending>>,
+    /// How long a power action's request takes from QUEUED to DONE.
+    duration: Mutex<Duration>,
+}
+
+/// How long a power action takes unless a test says otherwise.
+pub const DEFAULT_REQUEST_DURATION: Duration = Duration::from_millis(1500);
+
+/// A power action IONOS accepted and is still working on.
+struct Pending {
+    request: super::tree::NodeId,
+    server: super::tree::NodeId,
+    accepted: Instant,
+    duration: Duration,
+    /// The `vmState` once done, or why the request fails.
+    outcome: Result<&'static str, String>,
+    /// The last status written to the request.
+    written: &'static str,
+}
+
+impl Pending {
+    /// QUEUED for the first third, RUNNING until the end, then DONE or FAILED.
+    fn status(&self, now: Instant) -> &'static str {
+        let elapsed = now.saturating_duration_since(self.accepted);
+        if elapsed < self.duration / 3 {
+            "QUEUED"
+        } else if elapsed < self.duration {
+            "RUNNING"
+        } else if self.outcome.is_ok() {
+            "DONE"
+        } else {
+            "FAILED"
+        }
+    }
+
+    /// The server's state changes a little after the request is done, as with IONOS.
+    fn settled(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.accepted) >= self.duration + self.duration / 5
+    }
 }
 
 impl CloudApi {
@@ -169,10 +215,72 @@ impl CloudApi {
         complete_request_statuses(&mut tree);
         Ok(CloudApi {
             tree: RwLock::new(tree),
-            contract: data.contract,
+            contract: RwLock::new(data.contract),
             versions: data.kubernetes_versions,
             next_request: AtomicU64::new(1),
+            pending: Mutex::new(Vec::new()),
+            duration: Mutex::new(DEFAULT_REQUEST_DURATION),
         })
+    }
+
+    /// How long power actions take from now on (QUEUED for a third, then RUNNING).
+    pub fn set_request_duration(&self, duration: Duration) {
+        *self.duration.lock().unwrap_or_else(PoisonError::into_inner) = duration;
+    }
+
+    /// Sets one of the contract's resource limits (`coresPerContract`, `ramPerContract`, …).
+    pub fn set_contract_limit(&self, limit: &str, value: i64) {
+        let mut contract = self
+            .contract
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(Value::Object(limits)) = contract.get_mut("resourceLimits") {
+            limits.insert(limit.to_string(), json!(value));
+        }
+    }
+
+    /// Brings the requests of pending power actions, and their servers, up to date.
+    fn settle(&self) {
+        let now = Instant::now();
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.is_empty() {
+            return;
+        }
+        let mut tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
+        pending.retain_mut(|p| {
+            let status = p.status(now);
+            if status != p.written {
+                p.written = status;
+                let message = match (&p.outcome, status) {
+                    (Err(why), "FAILED") => why.clone(),
+                    (_, "DONE") => "Request has been successfully executed".to_string(),
+                    (_, "RUNNING") => "Request is being processed".to_string(),
+                    _ => "Request has been queued".to_string(),
+                };
+                if let Some(Value::Object(rs)) =
+                    tree.node_mut(p.request).metadata.get_mut("requestStatus")
+                    && let Some(Value::Object(meta)) = rs.get_mut("metadata")
+                {
+                    meta.insert("status".into(), json!(status));
+                    meta.insert("message".into(), json!(message));
+                    if let Some(Value::Array(targets)) = meta.get_mut("targets") {
+                        for t in targets {
+                            t["status"] = json!(status);
+                        }
+                    }
+                }
+            }
+            match &p.outcome {
+                Ok(state) if p.settled(now) => {
+                    tree.node_mut(p.server)
+                        .properties
+                        .insert("vmState".into(), json!(state));
+                    false
+                }
+                Err(_) => status != "FAILED",
+                Ok(_) => true,
+            }
+        });
     }
 
     fn get(&self, req: &Incoming<'_>) -> Response {
@@ -285,6 +393,11 @@ impl CloudApi {
 
     /// The contract with its limits, and what is provisioned counted from the resources.
     fn contracts(&self, tree: &Tree) -> Value {
+        let contract = self
+            .contract
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let sum = |kind: &str, keep: &dyn Fn(&Map<String, Value>) -> bool, field: &str| -> i64 {
             tree.nodes_of_kind(kind)
                 .into_iter()
@@ -294,8 +407,7 @@ impl CloudApi {
                 .sum()
         };
         let count = |kind: &str| tree.nodes_of_kind(kind).len();
-        let running =
-            |p: &Map<String, Value>| p.get("vmState").and_then(Value::as_str) != Some("SHUTOFF");
+        let running = |p: &Map<String, Value>| is_provisioned(p);
         let volume_type = |t: &'static str| {
             move |p: &Map<String, Value>| p.get("type").and_then(Value::as_str) == Some(t)
         };
@@ -315,7 +427,7 @@ impl CloudApi {
                     .map(Vec::len)
             })
             .sum();
-        let mut properties = self.contract.clone();
+        let mut properties = contract;
         let mut limits = match properties.remove("resourceLimits") {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
@@ -347,14 +459,37 @@ impl CloudApi {
         json!({"type": "contract", "items": [{"type": "contract", "properties": properties}]})
     }
 
-    /// `POST .../servers/{id}/start|stop|reboot`: 202, a finished request, the new state.
+    /// `POST .../servers/{id}/{action}`: refused (422) when the server's type or state does
+    /// not allow it; otherwise 202 with a `Location`, and a request that finishes later.
     fn server_action(&self, dc: &str, server: &str, action: &str) -> Response {
+        self.settle();
         let mut tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
         let Some(Target::Node(id)) = tree.resolve(&["datacenters", dc, "servers", server]) else {
             return reply::not_found();
         };
         let Some(requests) = tree.top("requests") else {
             return reply::not_found();
+        };
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.iter().any(|p| p.server == id) {
+            return reply::error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "200",
+                "[VDC-5-1] The server is busy with a previous request; wait until it is done",
+            );
+        }
+        let properties = &tree.node(id).properties;
+        let state = match power_check(properties, action) {
+            Ok(state) => state,
+            Err(message) => {
+                return reply::error(StatusCode::UNPROCESSABLE_ENTITY, "200", message);
+            }
+        };
+        // Accepted, but IONOS finds out later that the contract has no room for it.
+        let outcome = if matches!(action, "start" | "resume") {
+            self.within_limits(&tree, properties).map(|()| state)
+        } else {
+            Ok(state)
         };
         let n = self.next_request.fetch_add(1, Ordering::Relaxed);
         let request_id = format!("5e1f7a3c-0000-4000-8000-{n:012x}");
@@ -373,32 +508,35 @@ impl CloudApi {
             (
                 "requestStatus".to_string(),
                 json!({"id": request_id, "type": "request-status", "href": status_href, "metadata": {
-                    "status": "DONE", "message": "Request has been successfully executed",
-                    "etag": format!("{n:032x}"), "targets": [{"target": server_stub, "status": "DONE"}]}}),
+                    "status": "QUEUED", "message": "Request has been queued",
+                    "etag": format!("{n:032x}"), "targets": [{"target": server_stub, "status": "QUEUED"}]}}),
             ),
         ]);
-        let properties = Map::from_iter([
+        let request_properties = Map::from_iter([
             ("method".to_string(), json!("POST")),
             ("headers".to_string(), json!({})),
             ("body".to_string(), json!("")),
             ("url".to_string(), json!(format!("{server_href}/{action}"))),
         ]);
-        if let Err(e) = tree.add(requests, request_id, properties, metadata) {
-            tracing::warn!("simulator: cannot record the {action} request: {e}");
-            return reply::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500",
-                "Cannot record the request",
-            );
-        }
-        let state = if action == "stop" {
-            "SHUTOFF"
-        } else {
-            "RUNNING"
+        let request = match tree.add(requests, request_id, request_properties, metadata) {
+            Ok(node) => node,
+            Err(e) => {
+                tracing::warn!("simulator: cannot record the {action} request: {e}");
+                return reply::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500",
+                    "Cannot record the request",
+                );
+            }
         };
-        tree.node_mut(id)
-            .properties
-            .insert("vmState".into(), json!(state));
+        pending.push(Pending {
+            request,
+            server: id,
+            accepted: Instant::now(),
+            duration: *self.duration.lock().unwrap_or_else(PoisonError::into_inner),
+            outcome,
+            written: "QUEUED",
+        });
         let mut response =
             reply::with_type(StatusCode::ACCEPTED, "application/json", String::new());
         match HeaderValue::from_str(&status_href) {
@@ -413,6 +551,76 @@ impl CloudApi {
             ),
         }
     }
+
+    /// Whether powering on a server with these properties stays within the contract's cores
+    /// and RAM; the reason the request fails otherwise.
+    fn within_limits(&self, tree: &Tree, server: &Map<String, Value>) -> Result<(), String> {
+        let contract = self.contract.read().unwrap_or_else(PoisonError::into_inner);
+        let limit = |name: &str| {
+            contract
+                .get("resourceLimits")
+                .and_then(|l| l.get(name))
+                .and_then(Value::as_i64)
+        };
+        let used = |field: &str| -> i64 {
+            tree.nodes_of_kind("server")
+                .into_iter()
+                .map(|n| &tree.node(n).properties)
+                .filter(|p| is_provisioned(p))
+                .map(|p| p.get(field).and_then(Value::as_i64).unwrap_or(0))
+                .sum()
+        };
+        let wants = |field: &str| server.get(field).and_then(Value::as_i64).unwrap_or(0);
+        for (field, name, what) in [
+            ("cores", "coresPerContract", "cores"),
+            ("ram", "ramPerContract", "MB of RAM"),
+        ] {
+            if let Some(max) = limit(name)
+                && used(field) + wants(field) > max
+            {
+                return Err(format!(
+                    "[VDC-14-1] Failed to provision the server: the contract allows {max} {what} and {} are in use, {} more are needed",
+                    used(field),
+                    wants(field)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a server counts against the contract's cores and RAM (not when it is off).
+fn is_provisioned(p: &Map<String, Value>) -> bool {
+    !matches!(
+        p.get("vmState").and_then(Value::as_str),
+        Some("SHUTOFF") | Some("SHUTDOWN")
+    )
+}
+
+/// The `vmState` an action leads to, if the server's type and state allow it; otherwise
+/// IONOS's refusal.
+fn power_check(server: &Map<String, Value>, action: &str) -> Result<&'static str, &'static str> {
+    let state = server.get("vmState").and_then(Value::as_str).unwrap_or("");
+    let cube = server.get("type").and_then(Value::as_str) == Some("CUBE");
+    let refuse = Err;
+    match action {
+        "start" | "stop" if cube => refuse(
+            "[VDC-5-6] This operation is not supported for CUBE servers; suspend or resume them instead",
+        ),
+        "suspend" | "resume" if !cube => {
+            refuse("[VDC-5-7] Suspend and resume are only supported for CUBE servers")
+        }
+        "start" if state != "SHUTOFF" => refuse("[VDC-5-2] The server is not stopped"),
+        "stop" if state == "SHUTOFF" => refuse("[VDC-5-3] The server is already stopped"),
+        "reboot" if state != "RUNNING" => refuse("[VDC-5-4] Only a running server can be rebooted"),
+        "suspend" if state != "RUNNING" => {
+            refuse("[VDC-5-4] Only a running server can be suspended")
+        }
+        "resume" if state != "SUSPENDED" => refuse("[VDC-5-5] The server is not suspended"),
+        "stop" => Ok("SHUTOFF"),
+        "suspend" => Ok("SUSPENDED"),
+        _ => Ok("RUNNING"),
+    }
 }
 
 impl Product for CloudApi {
@@ -423,7 +631,10 @@ impl Product for CloudApi {
     fn handle(&self, req: &Incoming<'_>) -> Response {
         let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
         match (req.method, segments.as_slice()) {
-            (&Method::GET | &Method::HEAD, _) => self.get(req),
+            (&Method::GET | &Method::HEAD, _) => {
+                self.settle();
+                self.get(req)
+            }
             (
                 &Method::POST,
                 [
@@ -431,7 +642,7 @@ impl Product for CloudApi {
                     dc,
                     "servers",
                     server,
-                    action @ ("start" | "stop" | "reboot"),
+                    action @ ("start" | "stop" | "reboot" | "suspend" | "resume"),
                 ],
             ) => self.server_action(dc, server, action),
             _ => reply::method_not_allowed(),

@@ -42,6 +42,8 @@ use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use tokio::sync::oneshot;
 
+pub use cloudapi::DEFAULT_REQUEST_DURATION;
+
 /// The bearer token the demo mode uses.
 pub const DEMO_TOKEN: &str = "demo-token";
 
@@ -87,10 +89,12 @@ impl Simulator {
                 format!("simulated account: {e}"),
             )
         };
-        let products = products(&origin).map_err(invalid)?;
+        let cloudapi = Arc::new(cloudapi::CloudApi::new(&origin).map_err(invalid)?);
+        let products = products(&origin, cloudapi.clone()).map_err(invalid)?;
         let s3 = s3::S3::new(&origin, OBJECT_STORAGE).map_err(invalid)?;
         let shared = Arc::new(Shared {
             products,
+            cloudapi,
             s3,
             log: Mutex::new(Vec::new()),
         });
@@ -163,6 +167,19 @@ impl Simulator {
         self.shared.s3.move_bucket(bucket, region);
     }
 
+    /// How long a power action's request takes from now on, from QUEUED through RUNNING to
+    /// DONE (default [`DEFAULT_REQUEST_DURATION`]); the server's `vmState` changes a fifth of
+    /// that later.
+    pub fn set_request_duration(&self, duration: std::time::Duration) {
+        self.shared.cloudapi.set_request_duration(duration);
+    }
+
+    /// Sets one of the contract's resource limits (`coresPerContract`, `ramPerContract`):
+    /// starting a server beyond them is accepted and then FAILED, as IONOS does.
+    pub fn set_contract_limit(&self, limit: &str, value: i64) {
+        self.shared.cloudapi.set_contract_limit(limit, value);
+    }
+
     pub fn clear_requests(&self) {
         self.shared
             .log
@@ -197,23 +214,26 @@ const OBJECT_STORAGE: &str = include_str!("objectstorage.json");
 
 /// The simulated products, each under its own prefix of `origin`. A new product (DNS at
 /// `/dns`, billing at `/billing`, ...) is one more entry here.
-fn products(origin: &str) -> Result<Vec<Box<dyn Product>>, String> {
+fn products(
+    origin: &str,
+    cloudapi: Arc<cloudapi::CloudApi>,
+) -> Result<Vec<Arc<dyn Product>>, String> {
     Ok(vec![
-        Box::new(cloudapi::CloudApi::new(origin)?),
-        Box::new(auth::AuthApi::new(origin)),
-        Box::new(dns::Dns::new(origin)?),
-        Box::new(catalog::Catalog::new(
+        cloudapi,
+        Arc::new(auth::AuthApi::new(origin)),
+        Arc::new(dns::Dns::new(origin)?),
+        Arc::new(catalog::Catalog::new(
             origin,
             "/certmanager",
             include_str!("certmanager.json"),
         )?),
-        Box::new(catalog::Catalog::new(
+        Arc::new(catalog::Catalog::new(
             origin,
             "/s3-management",
             OBJECT_STORAGE,
         )?),
-        Box::new(activitylog::ActivityLog::new(origin, CONTRACT)),
-        Box::new(billing::Billing::new(CONTRACT)),
+        Arc::new(activitylog::ActivityLog::new(origin, CONTRACT)),
+        Arc::new(billing::Billing::new(CONTRACT)),
     ])
 }
 
@@ -233,7 +253,8 @@ struct Incoming<'a> {
 }
 
 struct Shared {
-    products: Vec<Box<dyn Product>>,
+    products: Vec<Arc<dyn Product>>,
+    cloudapi: Arc<cloudapi::CloudApi>,
     s3: s3::S3,
     log: Mutex<Vec<RecordedRequest>>,
 }

@@ -57,7 +57,7 @@ pub fn method_not_allowed() -> Response {
     let mut r = error(
         StatusCode::METHOD_NOT_ALLOWED,
         "105",
-        "Method not allowed: the simulated account answers GET requests (and server start, stop and reboot)",
+        "Method not allowed: the simulated account answers GET requests (and the server power actions)",
     );
     r.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));

@@ -646,66 +646,147 @@ async fn special_endpoints() {
     c.ok("/ipblocks?depth=1").await;
 }
 
-#[tokio::test]
-async fn server_actions_answer_202_with_a_request() {
-    let c = Client::start().await;
-    let server = format!("/datacenters/{DC_FRA}/servers/{WEB_01}");
+const CUBE: &str = "8aa25130-32ec-495b-821c-90387a15b5d0";
+
+/// Polls a request status until it is `want` (or a few seconds pass); the statuses seen.
+async fn statuses_until(c: &Client, path: &str, want: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..250 {
+        let status = c.ok(path).await["metadata"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    seen
+}
+
+/// Sends a power action; the answer and, for a 202, the status path from `Location`.
+async fn power(c: &Client, dc: &str, server: &str, action: &str) -> (Answer, Option<String>) {
     let a = c
         .send(
             reqwest::Method::POST,
-            &format!("{server}/stop"),
+            &format!("/datacenters/{dc}/servers/{server}/{action}"),
             Some("Bearer x"),
         )
         .await;
+    let path = a.location.as_ref().map(|l| {
+        l.strip_prefix(&c.sim.cloudapi_url())
+            .expect("Location on the simulator")
+            .to_string()
+    });
+    (a, path)
+}
+
+async fn vm_state(c: &Client, dc: &str, server: &str) -> String {
+    c.ok(&format!("/datacenters/{dc}/servers/{server}")).await["properties"]["vmState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn server_actions_answer_202_and_finish_later() {
+    let c = Client::start().await;
+    // Long enough that a loaded machine still sees each status.
+    c.sim
+        .set_request_duration(std::time::Duration::from_millis(900));
+    let (a, status_path) = power(&c, DC_FRA, WEB_01, "stop").await;
     assert_eq!(a.status, StatusCode::ACCEPTED);
     assert_eq!(a.text, "");
-    let location = a.location.expect("Location header");
-    let status_path = location
-        .strip_prefix(&c.sim.cloudapi_url())
-        .expect("Location on the simulator")
-        .to_string();
+    let status_path = status_path.expect("Location header");
     assert!(
         status_path.starts_with("/requests/") && status_path.ends_with("/status"),
-        "{location}"
+        "{status_path}"
     );
-    let status = c.ok(&status_path).await;
-    assert_eq!(status["metadata"]["status"], "DONE");
-    assert_eq!(status["metadata"]["targets"][0]["target"]["id"], WEB_01);
-    assert_eq!(c.ok(&server).await["properties"]["vmState"], "SHUTOFF");
+    let first = c.ok(&status_path).await;
+    assert_eq!(first["metadata"]["status"], "QUEUED");
+    assert_eq!(first["metadata"]["targets"][0]["target"]["id"], WEB_01);
+    // Not yet off while IONOS works on it.
+    assert_eq!(vm_state(&c, DC_FRA, WEB_01).await, "RUNNING");
+    let seen = statuses_until(&c, &status_path, "DONE").await;
+    assert_eq!(seen, ["QUEUED", "RUNNING", "DONE"]);
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(vm_state(&c, DC_FRA, WEB_01).await, "SHUTOFF");
     let newest = c.ok("/requests?limit=1&depth=1").await;
     assert_eq!(newest["items"][0]["properties"]["method"], "POST");
 
-    for action in ["start", "reboot"] {
-        let a = c
-            .send(
-                reqwest::Method::POST,
-                &format!("{server}/{action}"),
-                Some("Bearer x"),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::ACCEPTED);
+    // Invalid states and types are refused at once, and change nothing.
+    for (dc, server, action) in [
+        (DC_FRA, WEB_01, "stop"),
+        (DC_FRA, WEB_01, "reboot"),
+        (DC_FRA, DB_01, "start"),
+        (DC_FRA, DB_01, "suspend"),
+        (DC_TXL, CUBE, "stop"),
+        (DC_TXL, CUBE, "start"),
+        (DC_TXL, CUBE, "resume"),
+    ] {
+        let (a, location) = power(&c, dc, server, action).await;
+        assert_eq!(a.status.as_u16(), 422, "{action} {server}: {}", a.text);
+        assert!(location.is_none());
     }
-    assert_eq!(c.ok(&server).await["properties"]["vmState"], "RUNNING");
+    // A second action while the first is in progress waits its turn.
+    let (a, _) = power(&c, DC_FRA, WEB_01, "start").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let (busy, _) = power(&c, DC_FRA, WEB_01, "reboot").await;
+    assert_eq!(busy.status.as_u16(), 422, "{}", busy.text);
+
+    // CUBE servers are suspended and resumed.
+    let (a, path) = power(&c, DC_TXL, CUBE, "suspend").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    statuses_until(&c, &path.expect("Location"), "DONE").await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(vm_state(&c, DC_TXL, CUBE).await, "SUSPENDED");
+    let (a, path) = power(&c, DC_TXL, CUBE, "resume").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    statuses_until(&c, &path.expect("Location"), "DONE").await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(vm_state(&c, DC_TXL, CUBE).await, "RUNNING");
+
+    let (a, _) = power(&c, DC_FRA, "nope", "start").await;
+    assert_error(&a, 404, "309");
     let a = c
         .send(
             reqwest::Method::POST,
-            &format!("/datacenters/{DC_FRA}/servers/nope/start"),
-            Some("Bearer x"),
+            &format!("/datacenters/{DC_FRA}/servers/{WEB_01}/stop"),
+            None,
         )
-        .await;
-    assert_error(&a, 404, "309");
-    let a = c
-        .send(reqwest::Method::POST, &format!("{server}/stop"), None)
         .await;
     assert_error(&a, 401, "315");
     let a = c
         .send(
             reqwest::Method::POST,
-            &format!("{server}/suspend"),
+            &format!("/datacenters/{DC_FRA}/servers/{WEB_01}/delete"),
             Some("Bearer x"),
         )
         .await;
     assert_error(&a, 405, "105");
+}
+
+/// Starting a server the contract has no room for is accepted, then FAILED with IONOS's
+/// reason; the server stays off.
+#[tokio::test]
+async fn a_start_beyond_the_contract_fails() {
+    let c = Client::start().await;
+    c.sim
+        .set_request_duration(std::time::Duration::from_millis(900));
+    c.sim.set_contract_limit("coresPerContract", 46);
+    let (a, path) = power(&c, DC_TXL, LEGACY, "start").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let path = path.expect("Location");
+    let seen = statuses_until(&c, &path, "FAILED").await;
+    assert_eq!(seen, ["QUEUED", "RUNNING", "FAILED"]);
+    let status = c.ok(&path).await;
+    let message = status["metadata"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("46 cores"), "{message}");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(vm_state(&c, DC_TXL, LEGACY).await, "SHUTOFF");
 }
 
 #[tokio::test]

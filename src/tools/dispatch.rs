@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::errors::{ToolError, truncate};
+use crate::tools::power::{NoProgress, Progress, Verb};
 use crate::tools::request::RequestParts;
 use crate::tools::table::{self, Access, TOOLS, ToolSpec};
 use crate::upstream::credentials::CredentialSource;
@@ -65,14 +66,46 @@ impl Dispatcher {
         name: &str,
         arguments: Option<Map<String, Value>>,
     ) -> Option<Result<Output, ToolError>> {
+        self.call_with(name, arguments, &NoProgress).await
+    }
+
+    /// Calls a tool, reporting the progress of long ones (power actions wait for IONOS).
+    pub async fn call_with(
+        &self,
+        name: &str,
+        arguments: Option<Map<String, Value>>,
+        progress: &dyn Progress,
+    ) -> Option<Result<Output, ToolError>> {
         let tool = table::tool(name)?;
-        Some(self.call_tool(tool, arguments).await)
+        Some(self.call_tool(tool, arguments, progress).await)
+    }
+
+    /// A read tool's JSON answer, for the server's own look-ups (the target of a power action,
+    /// a request's status, completions): no toolset or scope gate, since it only reads what
+    /// the caller's tool is about, and no answer budget.
+    pub async fn read(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
+        let Some(tool) = table::tool(name).filter(|t| t.is_read_only()) else {
+            return Err(ToolError::NotSelected {
+                tool: name.to_string(),
+                toolset: "(not a read tool of this build)".into(),
+            });
+        };
+        let arguments = match arguments {
+            Value::Object(map) => Some(map),
+            _ => None,
+        };
+        let (req, args) = self.prepare(tool, arguments)?;
+        match self.answer(tool, &req, &args).await? {
+            Output::Json(v) => Ok(v),
+            Output::Text(t) => Ok(Value::String(t)),
+        }
     }
 
     async fn call_tool(
         &self,
         tool: &'static ToolSpec,
         arguments: Option<Map<String, Value>>,
+        progress: &dyn Progress,
     ) -> Result<Output, ToolError> {
         if !self.config.selects(tool.product, tool.toolset) {
             return Err(ToolError::NotSelected {
@@ -80,13 +113,14 @@ impl Dispatcher {
                 toolset: format!("{}/{}", tool.product, tool.toolset),
             });
         }
-        if tool.access == Access::Write && !self.config.writes_enabled {
-            return Err(ToolError::WritesDisabled {
-                tool: tool.name.to_string(),
-            });
+        if tool.access > self.config.tool_scope {
+            return Err(writes_disabled(tool, self.config.tool_scope));
         }
         let (req, args) = self.prepare(tool, arguments)?;
         let mut out = self.answer(tool, &req, &args).await?;
+        if let (Some(verb), Output::Json(accepted)) = (Verb::of(tool), &out) {
+            return super::power::follow(self, verb, &args, accepted, progress).await;
+        }
         if let (Some(b), Output::Json(v)) = (crate::tools::behaviour::of(tool), &mut out) {
             let omitted = self.finish_pages(tool, b, &req, &args, v).await?;
             if omitted > 0
@@ -130,6 +164,11 @@ impl Dispatcher {
     ) -> Result<Output, ToolError> {
         let mut out = match self.upstreams.send(tool, req).await? {
             Reply::Value(v) => Output::Json(v),
+            Reply::Accepted { location } => Output::Json(serde_json::json!({
+                "status": "ACCEPTED",
+                "request_id": location.as_deref().and_then(super::power::request_id),
+                "location": location,
+            })),
             Reply::Body { media, body } => super::shape::shape(tool, req, &media, &body)?,
         };
         // A HEAD answer says which resource it is about: the arguments that named it.
@@ -355,6 +394,24 @@ impl Dispatcher {
             }
         }
         Ok(args)
+    }
+}
+
+/// The refusal of a tool beyond `IONOS_MCP_TOOL_SCOPE`.
+pub fn writes_disabled(tool: &ToolSpec, scope: Access) -> ToolError {
+    ToolError::WritesDisabled {
+        tool: tool.name.to_string(),
+        served: match scope {
+            Access::Read => "read-only",
+            Access::Write => "read and write (not destructive)",
+            Access::Destructive => "all",
+        },
+        needs: tool.access.as_str(),
+        also: if tool.access == Access::Write {
+            " (or IONOS_ENABLE_WRITES=true)"
+        } else {
+            ""
+        },
     }
 }
 

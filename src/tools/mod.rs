@@ -5,6 +5,7 @@
 pub mod behaviour;
 pub mod dispatch;
 pub mod fit;
+pub mod power;
 pub mod request;
 pub mod shape;
 pub mod table;

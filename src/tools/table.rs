@@ -7,11 +7,14 @@ use serde_json::{Map, Value};
 
 use crate::tools::request::RequestParts;
 
-/// Read or write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a tool may do to the account (the manifest's `access`): read it, change it, or
+/// change it in a way that interrupts what runs there (hard power-off, reset), which a person
+/// confirms before it is sent. Ordered: each class includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Access {
     Read,
     Write,
+    Destructive,
 }
 
 impl Access {
@@ -19,6 +22,7 @@ impl Access {
         match self {
             Access::Read => "read",
             Access::Write => "write",
+            Access::Destructive => "destructive",
         }
     }
 }
@@ -39,6 +43,8 @@ pub struct ToolSpec {
     pub product: &'static str,
     pub toolset: &'static str,
     pub access: Access,
+    /// A write tool whose repetition with the same arguments changes nothing more.
+    pub idempotent: bool,
     pub method: &'static str,
     pub path: &'static str,
     pub operation_id: &'static str,
@@ -192,7 +198,9 @@ impl ToolSpec {
             .open_world(true);
         // The destructive and idempotent hints only mean something for tools that write.
         if !self.is_read_only() {
-            annotations = annotations.destructive(true).idempotent(false);
+            annotations = annotations
+                .destructive(self.access == Access::Destructive)
+                .idempotent(self.idempotent);
         }
         let mut tool =
             rmcp::model::Tool::new(self.name, self.description, self.input_schema_object())

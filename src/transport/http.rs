@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
+use crate::access::confirmations::Confirmations;
 use crate::access::guard::{Guard, keep_until_sent};
 use crate::config::LoadMode;
 use crate::mcp::IonosServer;
@@ -55,6 +56,9 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// How the tools are offered.
     pub load_mode: LoadMode,
+    /// Where confirmations of destructive calls are kept: the key store, so every server on
+    /// it honours them; this process's memory when `None`.
+    pub confirmations: Option<Arc<dyn Confirmations>>,
 }
 
 impl HttpOptions {
@@ -75,6 +79,7 @@ impl HttpOptions {
             session_idle: Duration::from_secs(30 * 60),
             shutdown_grace: Duration::from_secs(30),
             load_mode: LoadMode::Eager,
+            confirmations: None,
         }
     }
 }
@@ -117,7 +122,10 @@ pub async fn bind(
     }
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle);
-    let server = IonosServer::with_mode(dispatcher, options.load_mode);
+    let mut server = IonosServer::with_mode(dispatcher, options.load_mode);
+    if let Some(store) = &options.confirmations {
+        server = server.with_confirmations(store.clone());
+    }
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
     let in_flight = Arc::new(InFlight::default());
     let mut mcp_routes = Router::new().nest_service(MCP_PATH, mcp);
@@ -170,6 +178,11 @@ impl HttpServer {
                 },
                 () = &mut shutdown => break,
             };
+            // Answers end with a small last write (the end of a chunked or event stream); without
+            // this it waits for the client's delayed ACK, some 40 ms a call.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+            }
             let app = self.app.clone();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {

@@ -139,7 +139,15 @@ impl Upstream for Bearer {
             let answer = http
                 .exchange(tool, &base, req, &|r| self.authenticate(r))
                 .await?;
-            if answer.is_success() {
+            if answer.status == 202 {
+                Ok(Reply::Accepted {
+                    location: answer
+                        .headers
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
+                })
+            } else if answer.is_success() {
                 Ok(Reply::Body {
                     media: answer.media(),
                     body: answer.body,

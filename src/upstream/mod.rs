@@ -36,6 +36,8 @@ pub enum Reply {
     /// An answer the upstream already turned into a result (an S3 HEAD answer from its
     /// headers; a configuration a bucket does not have).
     Value(serde_json::Value),
+    /// 202: IONOS accepted the change and works on it; `location` names the request's status.
+    Accepted { location: Option<String> },
 }
 
 /// One kind of IONOS API: where a request goes, how it is authenticated, and what its

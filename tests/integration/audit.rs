@@ -10,7 +10,8 @@ fn audit(args: &[&str], writes: bool) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ionos-mcp"));
     cmd.arg("audit")
         .args(args)
-        .env_remove("IONOS_ENABLE_WRITES");
+        .env_remove("IONOS_ENABLE_WRITES")
+        .env_remove("IONOS_MCP_TOOL_SCOPE");
     if writes {
         cmd.env("IONOS_ENABLE_WRITES", "true");
     }
@@ -39,6 +40,7 @@ fn audit_json_lists_every_tool_with_its_endpoint() {
     let served = Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
         .args(["tools", "--json"])
         .env_remove("IONOS_ENABLE_WRITES")
+        .env_remove("IONOS_MCP_TOOL_SCOPE")
         .output()
         .expect("runs");
     let served: Value = serde_json::from_slice(&served.stdout).expect("JSON");
@@ -64,6 +66,64 @@ fn deny_writes_gates_on_enabled_write_tools() {
     for format in ["table", "markdown", "json"] {
         assert!(audit(&["--format", format], true).status.success());
     }
+}
+
+/// Each tool's scope class and key scope; `--deny-writes` exits 3 whenever a write or
+/// destructive tool is enabled, and the classes follow IONOS_MCP_TOOL_SCOPE.
+#[test]
+fn audit_shows_scope_classes() {
+    let run = |scope: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
+            .arg("audit")
+            .args(args)
+            .env_remove("IONOS_ENABLE_WRITES")
+            .env("IONOS_MCP_TOOL_SCOPE", scope)
+            .output()
+            .expect("runs")
+    };
+    let doc: Value =
+        serde_json::from_slice(&run("write", &["--format", "json"]).stdout).expect("JSON");
+    let row = |name: &str| {
+        doc["tools"]
+            .as_array()
+            .and_then(|t| t.iter().find(|r| r["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in the audit"))
+    };
+    for (name, class, enabled) in [
+        ("list_servers", "read", true),
+        ("start_server", "write", true),
+        ("resume_server", "write", true),
+        ("stop_server", "destructive", false),
+        ("reboot_server", "destructive", false),
+        ("suspend_server", "destructive", false),
+    ] {
+        let r = row(name);
+        assert_eq!(r["access"], class, "{r}");
+        assert_eq!(r["enabled"], enabled, "{r}");
+        let key = if class == "read" {
+            "compute:read"
+        } else {
+            "compute:write"
+        };
+        assert_eq!(r["key_scope"], key, "{r}");
+    }
+    assert_eq!(run("read", &["--deny-writes"]).status.code(), Some(0));
+    for scope in ["write", "destructive", "read,destructive"] {
+        let out = run(scope, &["--deny-writes"]);
+        assert_eq!(out.status.code(), Some(3), "{scope}");
+    }
+    let table = String::from_utf8_lossy(&run("destructive", &[]).stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("stop_server ") && l.contains("destructive")),
+        "{table}"
+    );
+    let bad = run("everything", &[]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("IONOS_MCP_TOOL_SCOPE"), "{err}");
 }
 
 #[test]

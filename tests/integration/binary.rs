@@ -332,7 +332,7 @@ fn write_switch_spellings() {
             list.as_array()
                 .expect("array")
                 .iter()
-                .any(|t| t["name"] == "stop_server"),
+                .any(|t| t["name"] == "start_server"),
             "{yes} did not enable writes"
         );
     }

@@ -1187,9 +1187,11 @@ async fn requests_match_the_public_api_facts() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Write tools are refused unless writes are enabled; enabled, they send their POST once.
+/// Write tools are served by scope class: none by default, `write` adds start and resume,
+/// `destructive` adds stop, reboot and suspend; refused calls send nothing.
 #[tokio::test]
-async fn write_tools_need_writes_enabled() {
+async fn write_tools_follow_the_tool_scope() {
+    use ionos_mcp::tools::table::Access;
     let args = json!({"datacenter_id": PROD, "server_id": WEB01});
     let h = Harness::start().await;
     let listed = h.client.list_all_tools().await.expect("tools/list");
@@ -1197,47 +1199,63 @@ async fn write_tools_need_writes_enabled() {
     h.sim.clear_requests();
     let r = h.call("stop_server", args.clone()).await;
     assert!(is_error(&r));
+    assert!(
+        text(&r).contains("IONOS_MCP_TOOL_SCOPE=destructive"),
+        "{}",
+        text(&r)
+    );
+    let r = h.call("start_server", args.clone()).await;
+    assert!(is_error(&r));
     assert!(text(&r).contains("IONOS_ENABLE_WRITES"), "{}", text(&r));
     assert!(
         h.sim.requests().is_empty(),
         "a refused write sent a request"
     );
 
-    let sim = ionos_mcp::simulator::Simulator::start()
-        .await
-        .expect("simulator");
-    let mut config = crate::support::config_for(&format!("http://{}", sim.addr()));
-    config.writes_enabled = true;
-    let h = Harness::with_config(sim, config).await;
-    let listed = h.client.list_all_tools().await.expect("tools/list");
-    let stop = listed
-        .iter()
-        .find(|t| t.name == "stop_server")
-        .expect("stop_server served with writes enabled");
-    let hints = stop.annotations.as_ref().expect("annotations");
-    assert_eq!(hints.read_only_hint, Some(false));
-    assert_eq!(hints.destructive_hint, Some(true));
-    let r = h.call("stop_server", args).await;
-    assert!(!is_error(&r), "{}", text(&r));
-    let sent = h.sim.requests();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].method, "POST");
-    assert_eq!(
-        sent[0].path,
-        format!("/cloudapi/v6/datacenters/{PROD}/servers/{WEB01}/stop")
-    );
-    let state = h
-        .call(
-            "get_server",
-            json!({"datacenter_id": PROD, "server_id": WEB01}),
-        )
-        .await;
-    let vm_state = state
-        .structured_content
-        .as_ref()
-        .and_then(|v| v.pointer("/properties/vmState"))
-        .cloned();
-    assert_ne!(vm_state, Some(json!("RUNNING")), "the stop did not take");
+    for (scope, served, unserved) in [
+        (
+            Access::Write,
+            &["start_server", "resume_server"][..],
+            &["stop_server", "reboot_server", "suspend_server"][..],
+        ),
+        (
+            Access::Destructive,
+            &[
+                "start_server",
+                "resume_server",
+                "stop_server",
+                "reboot_server",
+                "suspend_server",
+            ][..],
+            &[][..],
+        ),
+    ] {
+        let sim = ionos_mcp::simulator::Simulator::start()
+            .await
+            .expect("simulator");
+        let mut config = crate::support::config_for(&format!("http://{}", sim.addr()));
+        config.tool_scope = scope;
+        let h = Harness::with_config(sim, config).await;
+        let listed = h.client.list_all_tools().await.expect("tools/list");
+        for name in served {
+            let tool = listed
+                .iter()
+                .find(|t| t.name == *name)
+                .unwrap_or_else(|| panic!("{name} served with {scope:?}"));
+            let hints = tool.annotations.as_ref().expect("annotations");
+            assert_eq!(hints.read_only_hint, Some(false), "{name}");
+            let destructive = matches!(*name, "stop_server" | "reboot_server" | "suspend_server");
+            assert_eq!(hints.destructive_hint, Some(destructive), "{name}");
+            assert_eq!(
+                hints.idempotent_hint,
+                Some(*name != "reboot_server"),
+                "{name}"
+            );
+        }
+        for name in unserved {
+            assert!(listed.iter().all(|t| t.name != *name), "{name} served");
+        }
+    }
 }
 
 /// The secrets the simulator sends (private keys, EAB key secrets, S3 secret keys) never reach

@@ -115,7 +115,9 @@ async fn harness_at(origin: &str, writes: bool) -> Harness {
     let mut config = config_for(origin);
     config.credentials =
         ionos_mcp::config::Credentials::Token(ionos_mcp::config::Secret::new(SECRET_TOKEN));
-    config.writes_enabled = writes;
+    if writes {
+        config.tool_scope = ionos_mcp::tools::table::Access::Destructive;
+    }
     config.retry_budget = Duration::from_secs(10);
     config.request_timeout = Duration::from_secs(2);
     config.max_body_bytes = 64 * 1024;
@@ -177,7 +179,7 @@ async fn a_post_is_never_retried() {
     let h = harness(&script, true).await;
     let r = call(
         &h,
-        "stop_server",
+        "start_server",
         json!({"datacenter_id": "dc", "server_id": "srv"}),
     )
     .await;

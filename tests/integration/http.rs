@@ -145,7 +145,8 @@ impl TeamServer {
         let sim = Simulator::start().await.expect("simulator starts");
         let config = config_for(&format!("http://{}", sim.addr()))
             .with_base_urls(|product| sim.base_url(product));
-        let http = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
+        let mut http = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
+        http.confirmations = Some(store.clone());
         let guard = GuardOptions {
             trust_proxy: Vec::new(),
             default_rate: Some(1000),

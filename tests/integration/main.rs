@@ -16,6 +16,7 @@ mod http;
 mod invariants;
 mod load_modes;
 mod official;
+mod power;
 mod properties;
 mod s3;
 mod secrets;
