@@ -63,6 +63,7 @@ struct ToolCtx {
     redact: Vec<String>,
     tokens: usize,
     behaviour: String,
+    shape: String,
 }
 
 fn ident(name: &str) -> String {
@@ -326,6 +327,11 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
             String::new()
         } else {
             tool.behaviour.to_string()
+        },
+        shape: if tool.shape.is_null() {
+            String::new()
+        } else {
+            tool.shape.to_string()
         },
     }
 }

@@ -88,6 +88,8 @@ pub struct ToolDef {
     pub tokens: usize,
     /// Server-side behaviour (`date_window`, `exclude_items`) as JSON; `null` when none.
     pub behaviour: Value,
+    /// The product's compaction rules that apply to this tool's answers; `null` when none.
+    pub shape: Value,
 }
 
 /// An argument the model fills in.
@@ -190,6 +192,7 @@ pub fn build(
             continue;
         };
         let ops = spec.operations();
+        let mut answers: Vec<(String, String, Value)> = Vec::new();
         for (i, entry) in product.tools.iter().enumerate() {
             let key = format!("products.{pkey}.tools[{i}] ({})", entry.name);
             check_name(manifest, entry, &key, &mut seen_names, &mut diags);
@@ -220,9 +223,23 @@ pub fn build(
                 );
                 continue;
             };
+            if let Some(answer) = answer_schema(op) {
+                answers.push((key.clone(), op.operation_id.clone(), answer));
+            }
             if let Some(tool) = build_tool(pkey, product, spec, op, entry, &key, &mut diags) {
                 tools.push(tool);
             }
+        }
+        if let Some(shape) = &product.shape {
+            let responses: Vec<crate::shape::Response> = answers
+                .iter()
+                .map(|(key, operation, schema)| crate::shape::Response {
+                    key: key.clone(),
+                    operation: operation.clone(),
+                    schema,
+                })
+                .collect();
+            crate::shape::validate(pkey, shape, &responses, &mut diags);
         }
     }
 
@@ -678,6 +695,30 @@ fn build_tool(
             default: None,
         });
     }
+    let shape = product
+        .shape
+        .as_ref()
+        .zip(answer_schema(op))
+        .and_then(|(s, answer)| crate::shape::effective(s, &answer));
+    if shape.is_some() {
+        if args.iter().any(|a| a.name == RAW_ARG) {
+            diags.push(
+                key,
+                Some(loc.clone()),
+                format!(
+                    "an argument of the operation is named `{RAW_ARG}`, which compacted tools add"
+                ),
+                Some("rename the parameter under `rename`".into()),
+            );
+        } else {
+            args.push(ArgDef {
+                name: RAW_ARG.into(),
+                required: false,
+                schema: json!({"type": "boolean", "description": RAW_DESCRIPTION}),
+                default: None,
+            });
+        }
+    }
     let arg_names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
     if let Some(w) = &entry.date_window {
         for a in [&w.start, &w.end] {
@@ -799,8 +840,13 @@ fn build_tool(
 
     let (response_media, output_schema, wrap) = match &op.response {
         Some((media, schema)) if media.contains("json") => {
-            let (out, wrap) = output_schema(schema);
-            (media.clone(), Some(out), wrap)
+            let (answer, wrap) = wrap_answer(schema);
+            // The answer as compaction leaves it is what the schema declares.
+            let shaped = match &shape {
+                Some(s) => crate::shape::schema(s, &answer),
+                None => answer,
+            };
+            (media.clone(), Some(output_schema(&shaped).0), wrap)
         }
         Some((media, _)) => (media.clone(), None, None),
         None => ("application/json".to_string(), None, None),
@@ -834,7 +880,45 @@ fn build_tool(
         redact: entry.redact.clone(),
         tokens: 0,
         behaviour,
+        shape: shape
+            .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null),
     })
+}
+
+/// The argument compacted tools take to answer the API's document untouched.
+pub const RAW_ARG: &str = "raw";
+
+/// Its description, the same on every tool.
+pub const RAW_DESCRIPTION: &str = "true: the API's answer as it came, not compacted.";
+
+/// The answer's schema as the dispatcher holds it: JSON non-objects wrapped in an object, XML
+/// converted to JSON along its schema; `None` for text.
+fn answer_schema(op: &SpecOperation) -> Option<Value> {
+    match &op.response {
+        Some((media, schema)) if media.contains("json") => Some(wrap_answer(schema).0),
+        Some((media, schema)) if media.contains("xml") => Some(schema.clone()),
+        _ => None,
+    }
+}
+
+/// Non-object answers are wrapped: arrays under `items`, scalars under `value`.
+fn wrap_answer(schema: &Value) -> (Value, Option<String>) {
+    match schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("object")
+    {
+        "object" => (schema.clone(), None),
+        "array" => (
+            json!({"type": "object", "properties": {"items": schema}}),
+            Some("items".into()),
+        ),
+        _ => (
+            json!({"type": "object", "properties": {"value": schema}}),
+            Some("value".into()),
+        ),
+    }
 }
 
 fn merged_rules(product: &ParameterRules, entry: &ToolEntry) -> ParameterRules {

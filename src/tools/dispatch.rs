@@ -103,6 +103,7 @@ impl Dispatcher {
                 );
             }
         }
+        super::shape::compact(tool, &args, &mut out);
         Ok(out)
     }
 

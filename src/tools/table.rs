@@ -59,6 +59,8 @@ pub struct ToolSpec {
     pub tokens: usize,
     /// Server-side behaviour from the manifest (`date_window`, `exclude_items`), as JSON.
     pub behaviour: Option<&'static str>,
+    /// How answers are compacted (the manifest's `shape` rules that apply), as JSON.
+    pub shape: Option<&'static str>,
     /// Deserialises the arguments and builds the request.
     pub build: fn(Value) -> Result<RequestParts, serde_json::Error>,
     /// The arguments struct's schema as derived by schemars (used to check the generator).

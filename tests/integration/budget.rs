@@ -3,7 +3,7 @@
 use ionos_mcp::tools::table::TOOLS;
 
 /// Upper bound for the whole list (tokens); docs/benchmarks.md records the measured value.
-const TOOLS_LIST_TOKEN_BUDGET: usize = 32_000;
+const TOOLS_LIST_TOKEN_BUDGET: usize = 34_000;
 
 #[test]
 fn tools_list_fits_its_token_budget() {

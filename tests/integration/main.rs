@@ -8,6 +8,7 @@ mod bad_input;
 mod binary;
 mod budget;
 mod calls;
+mod compact;
 mod credentials;
 mod faults;
 mod http;
