@@ -15,6 +15,10 @@ pub struct Manifest {
     /// Documents served as read-only tools and MCP resources (no API call).
     #[serde(default)]
     pub documents: Vec<DocumentEntry>,
+    /// Shared wording: argument name -> the description every tool with that argument serves
+    /// (over the spec's); an empty text serves the argument without one.
+    #[serde(default)]
+    pub arguments: IndexMap<String, String>,
 }
 
 /// A document shipped with the server.

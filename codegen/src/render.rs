@@ -54,6 +54,7 @@ struct ToolCtx {
     fields: Vec<FieldCtx>,
     steps: Vec<StepCtx>,
     input_schema: String,
+    validation_schema: String,
     output_schema: Option<String>,
     response_media: String,
     wrap: Option<String>,
@@ -309,6 +310,7 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
         fields,
         steps,
         input_schema: serde_json::to_string(&tool.input_schema).unwrap_or_default(),
+        validation_schema: serde_json::to_string(&tool.validation_schema).unwrap_or_default(),
         output_schema: tool
             .output_schema
             .as_ref()
