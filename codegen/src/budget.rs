@@ -24,7 +24,7 @@ pub fn count_tokens(text: &str) -> usize {
 /// The tool as `tools/list` serves it (the same fields the server sends).
 pub fn served_definition(t: &ToolDef) -> Value {
     let read = t.access == "read";
-    let mut annotations = json!({"title": t.title, "readOnlyHint": read, "openWorldHint": true});
+    let mut annotations = json!({"readOnlyHint": read, "openWorldHint": true});
     if !read {
         annotations["destructiveHint"] = json!(t.access == "destructive");
         annotations["idempotentHint"] = json!(t.idempotent);

@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod fidelity;
 pub mod manifest;
 pub mod render;
+pub mod shape;
 pub mod spec;
 pub mod specdiff;
 pub mod table;

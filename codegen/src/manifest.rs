@@ -15,6 +15,10 @@ pub struct Manifest {
     /// Documents served as read-only tools and MCP resources (no API call).
     #[serde(default)]
     pub documents: Vec<DocumentEntry>,
+    /// Shared wording: argument name -> the description every tool with that argument serves
+    /// (over the spec's); an empty text serves the argument without one.
+    #[serde(default)]
+    pub arguments: IndexMap<String, String>,
 }
 
 /// A document shipped with the server.
@@ -78,8 +82,44 @@ pub struct Product {
     pub filters: bool,
     #[serde(default)]
     pub parameters: ParameterRules,
+    /// How the product's answers are compacted before the model sees them.
+    #[serde(default)]
+    pub shape: Option<Shape>,
     #[serde(default)]
     pub tools: Vec<ToolEntry>,
+}
+
+/// The compaction of a product's answers: what is left out and how lists are re-made. Each rule
+/// applies to the tools whose response schema has what it names; `raw: true` skips them all.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// Property names removed at any depth; `parent.name` removes `name` only from objects held
+    /// by a member `parent` (directly or as elements of its array), e.g. `metadata.etag`.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// List wrappers (objects whose `type` is `collection`) lose their own `id` and `type`, and
+    /// those without `items` (links to lists that were not expanded) are left out.
+    #[serde(default)]
+    pub collections: bool,
+    /// A list re-made as plain items, picked from each element by JSON pointers.
+    #[serde(default)]
+    pub unwrap: Option<Unwrap>,
+}
+
+/// Replaces the list at `list` by the top-level member `to`, whose items hold `fields`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unwrap {
+    /// JSON pointer of the list in the answer; its top-level member is replaced.
+    pub list: String,
+    /// Name of the top-level member that holds the plain items.
+    pub to: String,
+    /// Field of a plain item -> JSON pointer inside an element of the list (absent stays absent).
+    pub fields: IndexMap<String, String>,
+    /// Top-level member -> JSON pointer in the answer, kept beside the items (e.g. a total).
+    #[serde(default)]
+    pub keep: IndexMap<String, String>,
 }
 
 /// How a product's requests are authenticated.

@@ -55,6 +55,7 @@ struct ToolCtx {
     fields: Vec<FieldCtx>,
     steps: Vec<StepCtx>,
     input_schema: String,
+    validation_schema: String,
     output_schema: Option<String>,
     response_media: String,
     wrap: Option<String>,
@@ -64,6 +65,7 @@ struct ToolCtx {
     redact: Vec<String>,
     tokens: usize,
     behaviour: String,
+    shape: String,
 }
 
 fn ident(name: &str) -> String {
@@ -310,6 +312,7 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
         fields,
         steps,
         input_schema: serde_json::to_string(&tool.input_schema).unwrap_or_default(),
+        validation_schema: serde_json::to_string(&tool.validation_schema).unwrap_or_default(),
         output_schema: tool
             .output_schema
             .as_ref()
@@ -328,6 +331,11 @@ fn tool_ctx(tool: &ToolDef) -> ToolCtx {
             String::new()
         } else {
             tool.behaviour.to_string()
+        },
+        shape: if tool.shape.is_null() {
+            String::new()
+        } else {
+            tool.shape.to_string()
         },
     }
 }

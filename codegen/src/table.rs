@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Diagnostics, closest};
-use crate::manifest::{Access, Manifest, ParameterRules, Product, ToolEntry};
+use crate::manifest::{Access, Manifest, ParameterRules, ToolEntry};
 use crate::spec::{Location, Spec, SpecOperation, SpecParam, escape_pointer};
 
 /// Arguments the generator adds to list tools, with fixed meanings.
@@ -74,7 +75,12 @@ pub struct ToolDef {
     pub wire: Vec<WireParam>,
     pub paging: Paging,
     pub filters: bool,
+    /// The arguments' schema as served in `tools/list`: types, descriptions, enums, defaults.
     pub input_schema: Value,
+    /// The same with every constraint (patterns, bounds, length caps), checked before sending;
+    /// a model does not need to read them, since the descriptions say the formats and a
+    /// refusal names the bound.
+    pub validation_schema: Value,
     pub output_schema: Option<Value>,
     /// Media type of the success response (`application/json`, `text/plain`, ...).
     pub response_media: String,
@@ -90,6 +96,8 @@ pub struct ToolDef {
     pub tokens: usize,
     /// Server-side behaviour (`date_window`, `exclude_items`) as JSON; `null` when none.
     pub behaviour: Value,
+    /// The product's compaction rules that apply to this tool's answers; `null` when none.
+    pub shape: Value,
 }
 
 /// An argument the model fills in.
@@ -192,6 +200,7 @@ pub fn build(
             continue;
         };
         let ops = spec.operations();
+        let mut answers: Vec<(String, String, Value)> = Vec::new();
         for (i, entry) in product.tools.iter().enumerate() {
             let key = format!("products.{pkey}.tools[{i}] ({})", entry.name);
             check_name(manifest, entry, &key, &mut seen_names, &mut diags);
@@ -222,9 +231,23 @@ pub fn build(
                 );
                 continue;
             };
-            if let Some(tool) = build_tool(pkey, product, spec, op, entry, &key, &mut diags) {
+            if let Some(answer) = answer_schema(op) {
+                answers.push((key.clone(), op.operation_id.clone(), answer));
+            }
+            if let Some(tool) = build_tool(manifest, pkey, spec, op, entry, &key, &mut diags) {
                 tools.push(tool);
             }
+        }
+        if let Some(shape) = &product.shape {
+            let responses: Vec<crate::shape::Response> = answers
+                .iter()
+                .map(|(key, operation, schema)| crate::shape::Response {
+                    key: key.clone(),
+                    operation: operation.clone(),
+                    schema,
+                })
+                .collect();
+            crate::shape::validate(pkey, shape, &responses, &mut diags);
         }
     }
 
@@ -270,6 +293,24 @@ pub fn build(
                 None,
                 format!("`{}` is not a URI", d.uri),
                 Some("e.g. ionos://billing/focus-v1.3".into()),
+            );
+        }
+    }
+    let arg_names: BTreeSet<&str> = tools
+        .iter()
+        .flat_map(|t| t.args.iter().map(|a| a.name.as_str()))
+        .collect();
+    for name in manifest.arguments.keys() {
+        if !arg_names.contains(name.as_str()) && !tools.is_empty() {
+            let near = closest(name, arg_names.iter().copied());
+            diags.push(
+                format!("arguments.{name}"),
+                None,
+                format!("no tool has an argument `{name}`"),
+                Some(match near.first() {
+                    Some(n) => format!("did you mean `{n}`?"),
+                    None => "the keys are argument names as served (snake_case)".into(),
+                }),
             );
         }
     }
@@ -363,14 +404,16 @@ struct ParamPlan<'a> {
 }
 
 fn build_tool(
+    manifest: &Manifest,
     pkey: &str,
-    product: &Product,
     spec: &Spec,
     op: &SpecOperation,
     entry: &ToolEntry,
     key: &str,
     diags: &mut Diagnostics,
 ) -> Option<ToolDef> {
+    let product = &manifest.products[pkey];
+    let shared = &manifest.arguments;
     let loc = format!("{}{}", spec.file, op.pointer);
     let before = diags.len();
     let is_read_method = op.method == "GET" || op.method == "HEAD";
@@ -653,7 +696,7 @@ fn build_tool(
             required: false,
             schema: json!({
                 "type": "object",
-                "description": "Property filters: {\"name\": \"web\"} sends filter.name=web",
+                "description": "Only items whose properties match, e.g. {\"name\": \"web\"}.",
                 "additionalProperties": {"type": "string"}
             }),
             default: None,
@@ -687,6 +730,30 @@ fn build_tool(
             schema: schema.clone(),
             default: None,
         });
+    }
+    let shape = product
+        .shape
+        .as_ref()
+        .zip(answer_schema(op))
+        .and_then(|(s, answer)| crate::shape::effective(s, &answer));
+    if shape.is_some() {
+        if args.iter().any(|a| a.name == RAW_ARG) {
+            diags.push(
+                key,
+                Some(loc.clone()),
+                format!(
+                    "an argument of the operation is named `{RAW_ARG}`, which compacted tools add"
+                ),
+                Some("rename the parameter under `rename`".into()),
+            );
+        } else {
+            args.push(ArgDef {
+                name: RAW_ARG.into(),
+                required: false,
+                schema: json!({"type": "boolean", "description": RAW_DESCRIPTION}),
+                default: None,
+            });
+        }
     }
     let arg_names: BTreeSet<&str> = args.iter().map(|a| a.name.as_str()).collect();
     if let Some(w) = &entry.date_window {
@@ -791,26 +858,45 @@ fn build_tool(
         })
     };
 
+    for a in &mut args {
+        describe(a, shared);
+    }
     let mut props = Map::new();
+    let mut strict = Map::new();
     let mut required = Vec::new();
     for a in &args {
-        props.insert(a.name.clone(), a.schema.clone());
+        props.insert(a.name.clone(), served_property(&a.schema));
+        strict.insert(a.name.clone(), a.schema.clone());
         if a.required {
             required.push(json!(a.name));
         }
     }
-    let mut input = Map::new();
-    input.insert("type".into(), json!("object"));
-    input.insert("properties".into(), Value::Object(props));
-    if !required.is_empty() {
-        input.insert("required".into(), Value::Array(required));
+    let object = |props: Map<String, Value>| {
+        let mut o = Map::new();
+        o.insert("type".into(), json!("object"));
+        o.insert("properties".into(), Value::Object(props));
+        if !required.is_empty() {
+            o.insert("required".into(), Value::Array(required.clone()));
+        }
+        o.insert("additionalProperties".into(), json!(false));
+        Value::Object(o)
+    };
+    let mut input = object(props);
+    let validation = object(strict);
+    // Unknown arguments are refused by validation; the model need not read that.
+    if let Some(o) = input.as_object_mut() {
+        o.remove("additionalProperties");
     }
-    input.insert("additionalProperties".into(), json!(false));
 
     let (response_media, output_schema, wrap) = match &op.response {
         Some((media, schema)) if media.contains("json") => {
-            let (out, wrap) = output_schema(schema);
-            (media.clone(), Some(out), wrap)
+            let (answer, wrap) = wrap_answer(schema);
+            // The answer as compaction leaves it is what the schema declares.
+            let shaped = match &shape {
+                Some(s) => crate::shape::schema(s, &answer),
+                None => answer,
+            };
+            (media.clone(), Some(output_schema(&shaped).0), wrap)
         }
         Some((media, _)) => (media.clone(), None, None),
         None => ("application/json".to_string(), None, None),
@@ -836,7 +922,8 @@ fn build_tool(
         wire,
         paging,
         filters,
-        input_schema: Value::Object(input),
+        input_schema: input,
+        validation_schema: validation,
         output_schema,
         response_media,
         wrap,
@@ -845,7 +932,45 @@ fn build_tool(
         redact: entry.redact.clone(),
         tokens: 0,
         behaviour,
+        shape: shape
+            .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null),
     })
+}
+
+/// The argument compacted tools take to answer the API's document untouched.
+pub const RAW_ARG: &str = "raw";
+
+/// Its description, the same on every tool.
+pub const RAW_DESCRIPTION: &str = "Uncompacted API answer.";
+
+/// The answer's schema as the dispatcher holds it: JSON non-objects wrapped in an object, XML
+/// converted to JSON along its schema; `None` for text.
+fn answer_schema(op: &SpecOperation) -> Option<Value> {
+    match &op.response {
+        Some((media, schema)) if media.contains("json") => Some(wrap_answer(schema).0),
+        Some((media, schema)) if media.contains("xml") => Some(schema.clone()),
+        _ => None,
+    }
+}
+
+/// Non-object answers are wrapped: arrays under `items`, scalars under `value`.
+fn wrap_answer(schema: &Value) -> (Value, Option<String>) {
+    match schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("object")
+    {
+        "object" => (schema.clone(), None),
+        "array" => (
+            json!({"type": "object", "properties": {"items": schema}}),
+            Some("items".into()),
+        ),
+        _ => (
+            json!({"type": "object", "properties": {"value": schema}}),
+            Some("value".into()),
+        ),
+    }
 }
 
 fn merged_rules(product: &ParameterRules, entry: &ToolEntry) -> ParameterRules {
@@ -875,6 +1000,49 @@ pub fn path_placeholders(path: &str) -> Vec<String> {
         rest = &rest[start + end + 1..];
     }
     out
+}
+
+/// Constraints left out of served input schemas (the validation schema keeps them).
+const VALIDATION_ONLY: [&str; 6] = [
+    "pattern",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "additionalProperties",
+];
+
+/// An argument's schema as served: without the constraints only validation needs.
+fn served_property(schema: &Value) -> Value {
+    let mut s = schema.clone();
+    if let Some(o) = s.as_object_mut() {
+        o.retain(|k, _| !VALIDATION_ONLY.contains(&k.as_str()));
+    }
+    s
+}
+
+/// Applies the manifest's shared wording (`arguments`) to an argument, and leaves out a
+/// description that only spells out the name (`Server ID.` for `server_id`).
+fn describe(arg: &mut ArgDef, shared: &IndexMap<String, String>) {
+    let Some(schema) = arg.schema.as_object_mut() else {
+        return;
+    };
+    if let Some(text) = shared.get(&arg.name) {
+        schema.insert("description".into(), json!(text));
+    }
+    let letters = |s: &str| -> String {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let says_nothing = schema
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.trim().is_empty() || letters(d) == letters(&arg.name));
+    if says_nothing {
+        schema.remove("description");
+    }
 }
 
 /// A portable input property: typed, no OpenAPI-only keywords, no formats clients reject.
@@ -930,14 +1098,14 @@ fn tune_list_arg(name: &str, schema: &mut Map<String, Value>) {
             schema.insert("maximum".into(), json!(10));
             schema
                 .entry("description")
-                .or_insert(json!("Levels of nested resources to expand (0-10)"));
+                .or_insert(json!("Levels of nested objects to include (0: ids only)."));
         }
         "offset" => {
             schema.insert("type".into(), json!("integer"));
             schema.insert("minimum".into(), json!(0));
             schema
                 .entry("description")
-                .or_insert(json!("Index of the first item to return"));
+                .or_insert(json!("Items to skip."));
         }
         "limit" => {
             schema.insert("type".into(), json!("integer"));
@@ -945,24 +1113,36 @@ fn tune_list_arg(name: &str, schema: &mut Map<String, Value>) {
             schema.insert("maximum".into(), json!(10000));
             schema
                 .entry("description")
-                .or_insert(json!("Maximum number of items to return"));
+                .or_insert(json!("Most items to return."));
         }
         _ => {}
     }
 }
 
 /// Properties whose contents are summarised as "an object" in output schemas.
-const OPAQUE_PROPERTIES: [&str; 2] = ["metadata", "entities"];
+const OPAQUE_PROPERTIES: [&str; 1] = ["metadata"];
 
-/// Scalar fields listed per object at the deepest level of an output schema.
-const MAX_DEEP_FIELDS: usize = 8;
+/// Fields listed per object at each level of an output schema below the top: what identifies
+/// an item (`id`, `name`, its state) first, then the first others in the spec's order (which
+/// puts the main ones first). The deepest level lists scalars only.
+const MAX_FIELDS: [usize; 3] = [usize::MAX, 3, 2];
 
-/// Properties never listed in output schemas (they are still in the answer).
-const OMITTED_PROPERTIES: [&str; 2] = ["href", "_links"];
+/// Whether a field identifies an item or says its state; such fields are listed first.
+fn identifying(name: &str) -> bool {
+    matches!(name, "id" | "name" | "state" | "status") || name.ends_with("State")
+}
 
-/// The lenient, compact output schema: the top levels of the response's shape, every value
-/// allowed to be null, nothing required, extra properties allowed. Non-object answers are
-/// wrapped (`items` for arrays, `value` for scalars).
+/// Members of a list answer that echo the paging arguments.
+const PAGING_ECHO: [&str; 2] = ["offset", "limit"];
+
+/// Properties never listed in output schemas (they are still in the answer): links, and the
+/// nested lists a `depth` above the default expands.
+const OMITTED_PROPERTIES: [&str; 3] = ["href", "_links", "entities"];
+
+/// The lenient, compact output schema: what a model needs to read an answer, i.e. the top
+/// level of its shape and the main fields below it (see `MAX_FIELDS`), nothing required,
+/// extra properties allowed. Non-object answers are wrapped (`items` for arrays, `value` for
+/// scalars).
 pub fn output_schema(schema: &Value) -> (Value, Option<String>) {
     let ty = schema
         .get("type")
@@ -970,24 +1150,25 @@ pub fn output_schema(schema: &Value) -> (Value, Option<String>) {
         .unwrap_or("object");
     match ty {
         "object" => {
-            let mut root = compact(schema, 0);
+            let mut root = compact(schema, 0, false);
             if let Some(o) = root.as_object_mut() {
                 o.insert("type".into(), json!("object"));
             }
             (root, None)
         }
         "array" => (
-            json!({"type": "object", "properties": {"items": compact(schema, 1)}}),
+            json!({"type": "object", "properties": {"items": compact(schema, 1, false)}}),
             Some("items".into()),
         ),
         _ => (
-            json!({"type": "object", "properties": {"value": compact(schema, 1)}}),
+            json!({"type": "object", "properties": {"value": compact(schema, 1, false)}}),
             Some("value".into()),
         ),
     }
 }
 
-fn compact(schema: &Value, level: usize) -> Value {
+/// `item`: the object is an element of a list.
+fn compact(schema: &Value, level: usize, item: bool) -> Value {
     let ty = schema
         .get("type")
         .and_then(Value::as_str)
@@ -1001,14 +1182,27 @@ fn compact(schema: &Value, level: usize) -> Value {
             {
                 {
                     let mut p = Map::new();
-                    for (name, sub) in props {
+                    let ordered = props
+                        .iter()
+                        .filter(|(n, _)| identifying(n))
+                        .chain(props.iter().filter(|(n, _)| !identifying(n)));
+                    // A list's paging echoes the arguments, and a typed item's `type` repeats
+                    // what the tool lists: the answer has them, the schema need not.
+                    let echo = |name: &str| {
+                        (level == 0 && props.contains_key("items") && PAGING_ECHO.contains(&name))
+                            || (level <= 1 && name == "type" && props.contains_key("id"))
+                    };
+                    for (name, sub) in ordered.filter(|(n, _)| !echo(n)) {
                         let sub_ty = sub.get("type").and_then(Value::as_str).unwrap_or("object");
-                        // At the deepest level shown, only the first scalar fields (the spec's
-                        // order puts the main ones first) are listed.
-                        if level == 2
-                            && (sub_ty == "object"
-                                || sub_ty == "array"
-                                || p.len() >= MAX_DEEP_FIELDS)
+                        // Only the main fields: the first ones, and at the deepest level
+                        // shown only scalars. A list in the items of a list (meters per data
+                        // center) is the answer's structure, so it is listed all the same.
+                        let nested_list = level == 1
+                            && item
+                            && sub_ty == "array"
+                            && sub.pointer("/items/type").and_then(Value::as_str) == Some("object");
+                        if (p.len() >= MAX_FIELDS[level] && !nested_list)
+                            || (level == 2 && (sub_ty == "object" || sub_ty == "array"))
                         {
                             continue;
                         }
@@ -1024,7 +1218,7 @@ fn compact(schema: &Value, level: usize) -> Value {
                         let v = if opaque {
                             json!({"type": "object"})
                         } else {
-                            compact(sub, level + 1)
+                            compact(sub, level + 1, false)
                         };
                         p.insert(name.clone(), v);
                     }
@@ -1040,7 +1234,7 @@ fn compact(schema: &Value, level: usize) -> Value {
             let items = if items.get("type").is_none() && items.get("properties").is_none() {
                 json!({})
             } else {
-                compact(&items, level)
+                compact(&items, level, true)
             };
             json!({"type": "array", "items": items})
         }

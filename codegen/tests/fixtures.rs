@@ -31,6 +31,7 @@ fn run_case(dir: &Path) -> String {
                         "paging": t.paging,
                         "wire": t.wire,
                         "input_schema": t.input_schema,
+                        "validation_schema": t.validation_schema,
                         "output_schema": t.output_schema,
                         "wrap": t.wrap,
                     })

@@ -135,6 +135,7 @@ impl Dispatcher {
                 );
             }
         }
+        super::shape::compact(tool, &args, &mut out);
         let budget = self.config.max_answer_tokens;
         match &mut out {
             Output::Json(v) => {
@@ -323,8 +324,10 @@ impl Dispatcher {
         let args = Value::Object(args);
         let validator = self.validators.get(tool.name).and_then(|cell| {
             cell.get_or_init(|| {
-                jsonschema::validator_for(&Value::Object((*tool.input_schema_object()).clone()))
-                    .ok()
+                jsonschema::validator_for(&Value::Object(
+                    (*tool.validation_schema_object()).clone(),
+                ))
+                .ok()
             })
             .as_ref()
         });
@@ -342,7 +345,7 @@ impl Dispatcher {
                         jsonschema::error::ValidationErrorKind::Pattern { .. }
                     )
                     .then(|| {
-                        tool.input_schema_object()
+                        tool.validation_schema_object()
                             .get("properties")
                             .and_then(|p| p.get(name))
                             .and_then(|p| p.get("description"))
@@ -373,7 +376,7 @@ impl Dispatcher {
             }
         }
         // A day pattern admits 2026-02-31; the calendar does not.
-        let schema = tool.input_schema_object();
+        let schema = tool.validation_schema_object();
         let props = schema.get("properties");
         for (name, value) in args.as_object().into_iter().flatten() {
             let is_day = props

@@ -3,6 +3,7 @@
 //! tool. Nothing here knows MCP or how IONOS is authenticated.
 
 pub mod behaviour;
+pub mod compact;
 pub mod dispatch;
 pub mod fit;
 pub mod power;

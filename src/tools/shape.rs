@@ -1,5 +1,6 @@
 //! A successful answer turned into the tool result: XML converted along the spec's schema,
-//! redacted fields removed, nulls dropped, client-side pages cut, non-objects wrapped.
+//! redacted fields removed, nulls dropped, client-side pages cut, non-objects wrapped, and at
+//! last compacted as the manifest's `shape` declares (`compact`).
 
 use serde_json::{Map, Value};
 
@@ -52,6 +53,24 @@ pub fn shape(
     })?;
     finish_json(tool, req, value)
 }
+
+/// The last step of a JSON result: compaction as the tool's `shape` rules declare, unless the
+/// call asked for `raw: true`. It runs after the declared behaviour, whose pointers name the
+/// API's fields, so filters work the same on compact and raw answers.
+pub fn compact(tool: &ToolSpec, args: &Value, out: &mut Output) {
+    let Output::Json(value) = out else {
+        return;
+    };
+    if args.get(RAW_ARG).and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    if let Some(rules) = super::compact::of(tool) {
+        super::compact::apply(rules, value);
+    }
+}
+
+/// The argument that asks for the API's answer untouched by compaction.
+pub const RAW_ARG: &str = "raw";
 
 /// Redaction, null dropping, client-side paging and wrapping of a JSON answer.
 fn finish_json(tool: &ToolSpec, req: &RequestParts, mut value: Value) -> Result<Output, ToolError> {

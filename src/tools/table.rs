@@ -49,8 +49,11 @@ pub struct ToolSpec {
     pub path: &'static str,
     pub operation_id: &'static str,
     pub spec: &'static str,
-    /// JSON Schema of the arguments (compact JSON text).
+    /// JSON Schema of the arguments as served in `tools/list` (compact JSON text).
     pub input_schema: &'static str,
+    /// The same with every constraint (patterns, bounds, length caps): what calls are checked
+    /// against before anything is sent.
+    pub validation_schema: &'static str,
     pub output_schema: Option<&'static str>,
     pub response_media: &'static str,
     pub wrap: Option<&'static str>,
@@ -65,6 +68,8 @@ pub struct ToolSpec {
     pub tokens: usize,
     /// Server-side behaviour from the manifest (`date_window`, `exclude_items`), as JSON.
     pub behaviour: Option<&'static str>,
+    /// How answers are compacted (the manifest's `shape` rules that apply), as JSON.
+    pub shape: Option<&'static str>,
     /// Deserialises the arguments and builds the request.
     pub build: fn(Value) -> Result<RequestParts, serde_json::Error>,
     /// The arguments struct's schema as derived by schemars (used to check the generator).
@@ -142,7 +147,7 @@ impl DocumentSpec {
         rmcp::model::Tool::new(self.name, self.description, Arc::new(schema))
             .with_title(self.title)
             .with_annotations(
-                rmcp::model::ToolAnnotations::with_title(self.title)
+                rmcp::model::ToolAnnotations::new()
                     .read_only(true)
                     .open_world(false),
             )
@@ -173,6 +178,11 @@ impl ToolSpec {
         parsed(self.name, self.input_schema, &INPUT_SCHEMAS)
     }
 
+    /// Parsed validation schema (parsed once, shared).
+    pub fn validation_schema_object(&self) -> Arc<Map<String, Value>> {
+        parsed(self.name, self.validation_schema, &VALIDATION_SCHEMAS)
+    }
+
     /// Parsed shape of an XML answer (parsed once, shared).
     pub fn xml_schema_value(&self) -> Option<&'static Value> {
         static CACHE: OnceLock<std::collections::HashMap<&'static str, Value>> = OnceLock::new();
@@ -191,9 +201,11 @@ impl ToolSpec {
             .map(|s| parsed(self.name, s, &OUTPUT_SCHEMAS))
     }
 
-    /// The MCP tool definition served in `tools/list`.
+    /// The MCP tool definition served in `tools/list`. The title is the tool's own (`title`),
+    /// not repeated in the annotations: clients show `title` first, and a second copy would
+    /// cost every turn.
     pub fn to_mcp(&self) -> rmcp::model::Tool {
-        let mut annotations = rmcp::model::ToolAnnotations::with_title(self.title)
+        let mut annotations = rmcp::model::ToolAnnotations::new()
             .read_only(self.is_read_only())
             .open_world(true);
         // The destructive and idempotent hints only mean something for tools that write.
@@ -215,6 +227,7 @@ impl ToolSpec {
 
 type SchemaCache = OnceLock<std::collections::HashMap<&'static str, Arc<Map<String, Value>>>>;
 static INPUT_SCHEMAS: SchemaCache = OnceLock::new();
+static VALIDATION_SCHEMAS: SchemaCache = OnceLock::new();
 static OUTPUT_SCHEMAS: SchemaCache = OnceLock::new();
 
 fn parsed(
@@ -223,12 +236,13 @@ fn parsed(
     cache: &'static SchemaCache,
 ) -> Arc<Map<String, Value>> {
     let map = cache.get_or_init(|| {
-        let is_input = std::ptr::eq(cache, &INPUT_SCHEMAS);
         TOOLS
             .iter()
             .filter_map(|t| {
-                let text = if is_input {
+                let text = if std::ptr::eq(cache, &INPUT_SCHEMAS) {
                     Some(t.input_schema)
+                } else if std::ptr::eq(cache, &VALIDATION_SCHEMAS) {
+                    Some(t.validation_schema)
                 } else {
                     t.output_schema
                 };

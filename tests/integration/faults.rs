@@ -444,7 +444,7 @@ async fn an_answer_outside_the_spec_is_delivered_as_text_with_a_note() {
     let mut wrong_type = answer(200);
     wrong_type.body = json!({
         "id": "datacenters",
-        "items": [{"id": "dc-1", "properties": {"name": "prod", "version": "seven"}}]
+        "items": [{"id": "dc-1", "properties": {"name": 7}}]
     })
     .to_string();
     push(&script, [list_as_string, wrong_type]);
@@ -468,11 +468,17 @@ async fn an_answer_outside_the_spec_is_delivered_as_text_with_a_note() {
     let r = call(&h, "list_datacenters", json!({})).await;
     assert!(r.structured_content.is_none());
     assert!(
-        text(&r).contains("/items/0/properties/version"),
+        text(&r).contains("/items/0/properties/name"),
         "{}",
         text(&r)
     );
-    assert!(r.content[1].as_text().expect("text").text.contains("seven"));
+    assert!(
+        r.content[1]
+            .as_text()
+            .expect("text")
+            .text
+            .contains("\"name\":7")
+    );
 
     // An answer that fits is structured as always.
     let r = call(&h, "list_datacenters", json!({})).await;

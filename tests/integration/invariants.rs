@@ -82,7 +82,7 @@ fn the_tool_table_holds_its_invariants() {
             problems.push(format!("{}: description over 400 characters", t.name));
         }
         let ann = def.annotations.as_ref().expect("annotations");
-        if ann.title.is_none() || ann.read_only_hint.is_none() || ann.open_world_hint != Some(true)
+        if def.title.is_none() || ann.read_only_hint.is_none() || ann.open_world_hint != Some(true)
         {
             problems.push(format!("{}: annotations not set explicitly", t.name));
         }

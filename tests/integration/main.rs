@@ -10,6 +10,7 @@ mod binary;
 mod budget;
 mod calls;
 mod check;
+mod compact;
 mod credentials;
 mod faults;
 mod http;

@@ -1,0 +1,480 @@
+//! The manifest's `shape` section: which of a product's compaction rules apply to a tool (those
+//! naming what its response schema has), the checks that make a wrong rule fail the build, and
+//! the response schema the rules leave, from which the output schema is made.
+//!
+//! The runtime that applies the rules to answers is `src/tools/compact.rs`; both sides read the
+//! same rules, so an answer and its declared schema agree.
+
+use std::collections::BTreeSet;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+use crate::diagnostics::{Diagnostics, closest};
+use crate::manifest::{Shape, Unwrap};
+
+/// A response schema of one tool of the product, for checking the product's rules.
+pub struct Response<'a> {
+    /// Manifest key of the tool, for messages.
+    pub key: String,
+    /// The tool's operation, for messages.
+    pub operation: String,
+    /// The answer's schema as the dispatcher sees it (non-objects wrapped).
+    pub schema: &'a Value,
+}
+
+/// The rules of `shape` that apply to an answer of this schema; `None` when none does.
+pub fn effective(shape: &Shape, schema: &Value) -> Option<Shape> {
+    let unwrap = shape
+        .unwrap
+        .as_ref()
+        .filter(|u| list_items(schema, &u.list).is_some())
+        .cloned();
+    // The drop rules are matched against the schema as unwrapping leaves it.
+    let unwrapped = match &unwrap {
+        Some(u) => unwrap_schema(u, schema),
+        None => schema.clone(),
+    };
+    let names = property_names(&unwrapped);
+    let drop: Vec<String> = shape
+        .drop
+        .iter()
+        .filter(|d| drop_applies(d, &names))
+        .cloned()
+        .collect();
+    let collections = shape.collections && has_collections(&unwrapped);
+    if drop.is_empty() && !collections && unwrap.is_none() {
+        return None;
+    }
+    Some(Shape {
+        drop,
+        collections,
+        unwrap,
+    })
+}
+
+/// The response schema as the rules leave the answer: unwrapped, dropped properties gone,
+/// list wrappers without their own `id` and `type`.
+pub fn schema(shape: &Shape, schema: &Value) -> Value {
+    let mut out = match &shape.unwrap {
+        Some(u) => unwrap_schema(u, schema),
+        None => schema.clone(),
+    };
+    let rules = DropRules::new(&shape.drop);
+    strip_schema(&mut out, None, &rules, shape.collections);
+    out
+}
+
+/// Checks a product's `shape` against the response schemas of its tools: every rule must apply
+/// to at least one tool, and every pointer must name a field of the answers it applies to.
+pub fn validate(pkey: &str, shape: &Shape, responses: &[Response], diags: &mut Diagnostics) {
+    let key = format!("products.{pkey}.shape");
+    let mut all_names = BTreeSet::new();
+    let mut any_collections = false;
+    for r in responses {
+        let unwrapped = match &shape.unwrap {
+            Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
+            _ => r.schema.clone(),
+        };
+        all_names.extend(property_names(&unwrapped));
+        any_collections |= has_collections(&unwrapped);
+    }
+    for d in &shape.drop {
+        if d.is_empty() || d.split('.').count() > 2 || d.split('.').any(str::is_empty) {
+            diags.push(
+                format!("{key}.drop"),
+                None,
+                format!("`{d}` is not a property name"),
+                Some("write a name (`href`) or `parent.name` (`metadata.etag`)".into()),
+            );
+            continue;
+        }
+        if !drop_applies(d, &all_names) {
+            let spelled: BTreeSet<String> = all_names
+                .iter()
+                .map(|(parent, name)| match (d.contains('.'), parent) {
+                    (true, Some(p)) => format!("{p}.{name}"),
+                    _ => name.clone(),
+                })
+                .collect();
+            let near = closest(d, spelled.iter().map(String::as_str));
+            diags.push(
+                format!("{key}.drop"),
+                None,
+                format!("no answer of the product's tools has a property `{d}`"),
+                Some(if near.is_empty() {
+                    "names are case-sensitive and must appear in a response schema of the spec"
+                        .into()
+                } else {
+                    format!("did you mean `{}`?", near[0])
+                }),
+            );
+        }
+    }
+    if shape.collections && !any_collections {
+        diags.push(
+            format!("{key}.collections"),
+            None,
+            "no answer of the product's tools holds a list wrapper (an object with `type` and `items`)",
+            Some("remove `collections: true` from this product".into()),
+        );
+    }
+    if let Some(u) = &shape.unwrap {
+        validate_unwrap(&key, u, responses, diags);
+    }
+}
+
+fn validate_unwrap(key: &str, u: &Unwrap, responses: &[Response], diags: &mut Diagnostics) {
+    let key = format!("{key}.unwrap");
+    for (what, pointer) in std::iter::once(("list", &u.list))
+        .chain(u.fields.values().map(|p| ("fields", p)))
+        .chain(u.keep.values().map(|p| ("keep", p)))
+    {
+        if !pointer.starts_with('/') {
+            diags.push(
+                format!("{key}.{what}"),
+                None,
+                format!("`{pointer}` is not a JSON pointer"),
+                Some("pointers start with `/`, e.g. /hits/hits".into()),
+            );
+            return;
+        }
+    }
+    if u.to.is_empty() || u.fields.is_empty() {
+        diags.push(
+            key.clone(),
+            None,
+            "unwrap needs `to` (a member name) and at least one of `fields`",
+            Some("e.g. {list: /hits/hits, to: events, fields: {time: /_source/meta/time}}".into()),
+        );
+        return;
+    }
+    let applies: Vec<&Response> = responses
+        .iter()
+        .filter(|r| list_items(r.schema, &u.list).is_some())
+        .collect();
+    if applies.is_empty() {
+        // The hint comes from the answer the pointer got furthest into.
+        let hint = responses
+            .iter()
+            .filter_map(|r| resolve(r.schema, &u.list).err())
+            .max_by_key(|miss| miss.matched)
+            .map(|miss| miss.hint())
+            .unwrap_or_else(|| "no tool of the product answers a list there".into());
+        diags.push(
+            format!("{key}.list"),
+            None,
+            format!(
+                "no answer of the product's tools has a list at `{}`",
+                u.list
+            ),
+            Some(hint),
+        );
+        return;
+    }
+    for r in applies {
+        let Some(items) = list_items(r.schema, &u.list) else {
+            continue;
+        };
+        for (name, pointer) in &u.fields {
+            if let Err(miss) = resolve(items, pointer) {
+                diags.push(
+                    format!("{key}.fields.{name}"),
+                    None,
+                    format!(
+                        "`{pointer}` names nothing in an element of `{}` answered by `{}` ({})",
+                        u.list, r.operation, r.key
+                    ),
+                    Some(miss.hint()),
+                );
+            }
+        }
+        for (name, pointer) in &u.keep {
+            if let Err(miss) = resolve(r.schema, pointer) {
+                diags.push(
+                    format!("{key}.keep.{name}"),
+                    None,
+                    format!(
+                        "`{pointer}` names nothing in the answer of `{}` ({})",
+                        r.operation, r.key
+                    ),
+                    Some(miss.hint()),
+                );
+            }
+        }
+    }
+}
+
+/// A pointer segment the schema does not have, with the names it offers there.
+struct Miss {
+    segment: String,
+    available: Vec<String>,
+    /// Segments of the pointer that were found.
+    matched: usize,
+}
+
+impl Miss {
+    fn hint(&self) -> String {
+        let near = closest(&self.segment, self.available.iter().map(String::as_str));
+        match near.first() {
+            Some(n) => format!("did you mean `{n}` instead of `{}`?", self.segment),
+            None if self.available.is_empty() => {
+                format!("nothing is declared below `{}`", self.segment)
+            }
+            None => format!(
+                "`{}` is not one of: {}",
+                self.segment,
+                self.available.join(", ")
+            ),
+        }
+    }
+}
+
+/// The sub-schema a JSON pointer into an answer names; array indices and `*` step into items.
+fn resolve<'a>(schema: &'a Value, pointer: &str) -> Result<&'a Value, Miss> {
+    let mut cur = schema;
+    for (matched, seg) in pointer.split('/').skip(1).enumerate() {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if let Some(items) = cur.get("items").filter(|_| is_array(cur)) {
+            if seg == "*" || seg.parse::<usize>().is_ok() {
+                cur = items;
+                continue;
+            }
+            return Err(Miss {
+                segment: seg,
+                available: vec!["an index or *".into()],
+                matched,
+            });
+        }
+        let props = cur.get("properties").and_then(Value::as_object);
+        match props.and_then(|p| p.get(&seg)) {
+            Some(next) => cur = next,
+            None => {
+                return Err(Miss {
+                    segment: seg,
+                    available: props
+                        .map(|p| p.keys().cloned().collect())
+                        .unwrap_or_default(),
+                    matched,
+                });
+            }
+        }
+    }
+    Ok(cur)
+}
+
+/// The item schema of the list at `pointer`, when the schema has a list there.
+fn list_items<'a>(schema: &'a Value, pointer: &str) -> Option<&'a Value> {
+    let list = resolve(schema, pointer).ok()?;
+    is_array(list).then(|| list.get("items")).flatten()
+}
+
+fn is_array(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("array")
+}
+
+/// The schema of the answer once the list at `u.list` is re-made as `u.to`.
+fn unwrap_schema(u: &Unwrap, schema: &Value) -> Value {
+    let Some(items) = list_items(schema, &u.list) else {
+        return schema.clone();
+    };
+    let mut fields = Map::new();
+    for (name, pointer) in &u.fields {
+        if let Ok(s) = resolve(items, pointer) {
+            fields.insert(name.clone(), s.clone());
+        }
+    }
+    let root = u.list.split('/').nth(1).unwrap_or_default();
+    let mut props: Map<String, Value> = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let kept: IndexMap<&String, Value> = u
+        .keep
+        .iter()
+        .filter_map(|(name, p)| Some((name, resolve(schema, p).ok()?.clone())))
+        .collect();
+    props.remove(root);
+    props.insert(
+        u.to.clone(),
+        json!({"type": "array", "items": {"type": "object", "properties": fields}}),
+    );
+    for (name, s) in kept {
+        props.insert(name.clone(), s);
+    }
+    json!({"type": "object", "properties": props})
+}
+
+/// Every (holder, property) pair of a schema: the member name that holds the object (directly
+/// or through an array), `None` at the top.
+fn property_names(schema: &Value) -> BTreeSet<(Option<String>, String)> {
+    let mut out = BTreeSet::new();
+    collect_names(schema, None, &mut out, 0);
+    out
+}
+
+fn collect_names(
+    schema: &Value,
+    holder: Option<&str>,
+    out: &mut BTreeSet<(Option<String>, String)>,
+    depth: usize,
+) {
+    // Specs cut reference cycles, but deep trees (depth-expanded entities) are large.
+    if depth > 24 {
+        return;
+    }
+    if let Some(items) = schema.get("items") {
+        collect_names(items, holder, out, depth + 1);
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, sub) in props {
+            out.insert((holder.map(str::to_string), name.clone()));
+            collect_names(sub, Some(name), out, depth + 1);
+        }
+    }
+}
+
+fn drop_applies(rule: &str, names: &BTreeSet<(Option<String>, String)>) -> bool {
+    match rule.split_once('.') {
+        Some((parent, name)) => names
+            .iter()
+            .any(|(p, n)| n == name && p.as_deref() == Some(parent)),
+        None => names.iter().any(|(_, n)| n == rule),
+    }
+}
+
+/// Whether the schema has a list wrapper somewhere: an object with `type` and `items`.
+fn has_collections(schema: &Value) -> bool {
+    fn walk(s: &Value, depth: usize) -> bool {
+        if depth > 24 {
+            return false;
+        }
+        if is_collection_schema(s) {
+            return true;
+        }
+        s.get("items").is_some_and(|i| walk(i, depth + 1))
+            || s.get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| p.values().any(|v| walk(v, depth + 1)))
+    }
+    walk(schema, 0)
+}
+
+fn is_collection_schema(s: &Value) -> bool {
+    s.get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key("type") && p.contains_key("items"))
+}
+
+/// The drop rules, split into plain names and `parent.name` pairs.
+struct DropRules<'a> {
+    anywhere: Vec<&'a str>,
+    within: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> DropRules<'a> {
+    fn new(rules: &'a [String]) -> Self {
+        let mut anywhere = Vec::new();
+        let mut within = Vec::new();
+        for r in rules {
+            match r.split_once('.') {
+                Some(pair) => within.push(pair),
+                None => anywhere.push(r.as_str()),
+            }
+        }
+        DropRules { anywhere, within }
+    }
+
+    fn drops(&self, holder: Option<&str>, name: &str) -> bool {
+        self.anywhere.contains(&name) || holder.is_some_and(|h| self.within.contains(&(h, name)))
+    }
+}
+
+fn strip_schema(schema: &mut Value, holder: Option<&str>, rules: &DropRules, collections: bool) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(items) = obj.get_mut("items") {
+        strip_schema(items, holder, rules, collections);
+    }
+    let collection = collections
+        && obj
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.contains_key("type") && p.contains_key("items"));
+    if let Some(Value::Object(props)) = obj.get_mut("properties") {
+        props.retain(|name, _| {
+            !rules.drops(holder, name) && !(collection && (name == "id" || name == "type"))
+        });
+        for (name, sub) in props.iter_mut() {
+            strip_schema(sub, Some(name), rules, collections);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(drop: &[&str], collections: bool) -> Shape {
+        Shape {
+            drop: drop.iter().map(|s| s.to_string()).collect(),
+            collections,
+            unwrap: None,
+        }
+    }
+
+    #[test]
+    fn rules_apply_where_the_schema_has_their_fields() {
+        let s = json!({"type": "object", "properties": {
+            "id": {"type": "string"}, "type": {"type": "string"}, "href": {"type": "string"},
+            "items": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "metadata": {"type": "object", "properties": {"etag": {"type": "string"}, "state": {"type": "string"}}}
+            }}}
+        }});
+        let e = effective(&shape(&["href", "metadata.etag", "_links"], true), &s).expect("applies");
+        assert_eq!(e.drop, vec!["href", "metadata.etag"]);
+        assert!(e.collections);
+        let out = schema(&e, &s);
+        assert_eq!(
+            out,
+            json!({"type": "object", "properties": {
+                "items": {"type": "array", "items": {"type": "object", "properties": {
+                    "id": {"type": "string"},
+                    "metadata": {"type": "object", "properties": {"state": {"type": "string"}}}
+                }}}
+            }})
+        );
+        assert!(effective(&shape(&["_links"], false), &s).is_none());
+    }
+
+    #[test]
+    fn an_unwrapped_list_has_the_schema_of_its_fields() {
+        let s = json!({"type": "object", "properties": {"hits": {"type": "object", "properties": {
+            "total": {"type": "integer"},
+            "hits": {"type": "array", "items": {"type": "object", "properties": {"_source": {"type": "object", "properties": {
+                "meta": {"type": "object", "properties": {"time": {"type": "string"}}}
+            }}}}}
+        }}}});
+        let u = Unwrap {
+            list: "/hits/hits".into(),
+            to: "events".into(),
+            fields: IndexMap::from([("time".to_string(), "/_source/meta/time".to_string())]),
+            keep: IndexMap::from([("total".to_string(), "/hits/total".to_string())]),
+        };
+        let sh = Shape {
+            unwrap: Some(u),
+            ..Shape::default()
+        };
+        let e = effective(&sh, &s).expect("applies");
+        assert_eq!(
+            schema(&e, &s),
+            json!({"type": "object", "properties": {
+                "events": {"type": "array", "items": {"type": "object", "properties": {"time": {"type": "string"}}}},
+                "total": {"type": "integer"}
+            }})
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Compact answers: what the manifest's `shape` rules of a product leave of an answer. Links
+//! (`href`, `_links`), etags, bookkeeping metadata and unexpanded list stubs are left out, and an
+//! answer nested in a search engine's envelope (the activity log) becomes a plain list. The rules
+//! are checked against the specs at build time (`codegen/src/shape.rs`), which also declares the
+//! output schema they leave.
+//!
+//! The dispatcher compacts after the declared behaviour ran (whose pointers name the API's own
+//! fields); a call with `raw: true` gets the answer as the API gave it, redacted all the same.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::tools::table::{TOOLS, ToolSpec};
+
+/// The compaction rules of one tool (see the manifest's `shape`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Shape {
+    /// Property names left out at any depth, or `parent.name` for those inside `parent`.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// List wrappers lose their own `id` and `type`; those without `items` are left out.
+    #[serde(default)]
+    pub collections: bool,
+    pub unwrap: Option<Unwrap>,
+}
+
+/// A list re-made as plain items.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Unwrap {
+    /// JSON pointer of the list.
+    pub list: String,
+    /// Top-level member of the plain items.
+    pub to: String,
+    /// Field -> JSON pointer inside an element of the list.
+    pub fields: BTreeMap<String, String>,
+    /// Top-level member -> JSON pointer in the answer.
+    #[serde(default)]
+    pub keep: BTreeMap<String, String>,
+}
+
+/// The tool's compaction rules, parsed once; `None` for tools whose answers are kept whole.
+pub fn of(tool: &ToolSpec) -> Option<&'static Shape> {
+    static ALL: OnceLock<HashMap<&'static str, Shape>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        TOOLS
+            .iter()
+            .filter_map(|t| Some((t.name, serde_json::from_str(t.shape?).ok()?)))
+            .collect()
+    })
+    .get(tool.name)
+}
+
+/// Compacts an answer in place.
+pub fn apply(shape: &Shape, answer: &mut Value) {
+    if let Some(u) = &shape.unwrap {
+        unwrap(u, answer);
+    }
+    let rules = DropRules::new(&shape.drop);
+    strip(answer, None, &rules, shape.collections);
+}
+
+fn unwrap(u: &Unwrap, answer: &mut Value) {
+    let Some(Value::Array(list)) = answer.pointer(&u.list) else {
+        return;
+    };
+    let items: Vec<Value> = list
+        .iter()
+        .map(|element| {
+            let picked: Map<String, Value> = u
+                .fields
+                .iter()
+                .filter_map(|(name, p)| Some((name.clone(), element.pointer(p)?.clone())))
+                .collect();
+            Value::Object(picked)
+        })
+        .collect();
+    let kept: Vec<(String, Value)> = u
+        .keep
+        .iter()
+        .filter_map(|(name, p)| Some((name.clone(), answer.pointer(p)?.clone())))
+        .collect();
+    let root = u.list.split('/').nth(1).unwrap_or_default();
+    if let Value::Object(obj) = answer {
+        obj.remove(root);
+        obj.insert(u.to.clone(), Value::Array(items));
+        obj.extend(kept);
+    }
+}
+
+struct DropRules<'a> {
+    anywhere: Vec<&'a str>,
+    within: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> DropRules<'a> {
+    fn new(rules: &'a [String]) -> Self {
+        let mut anywhere = Vec::new();
+        let mut within = Vec::new();
+        for r in rules {
+            match r.split_once('.') {
+                Some(pair) => within.push(pair),
+                None => anywhere.push(r.as_str()),
+            }
+        }
+        DropRules { anywhere, within }
+    }
+
+    fn drops(&self, holder: Option<&str>, name: &str) -> bool {
+        self.anywhere.contains(&name) || holder.is_some_and(|h| self.within.contains(&(h, name)))
+    }
+}
+
+/// What becomes of a value: kept, or left out by its holder.
+#[derive(PartialEq)]
+enum Fate {
+    Keep,
+    Leave,
+}
+
+/// Drops the named members below `value`; `holder` is the member name that holds it (for an
+/// array element, the array's).
+fn strip(value: &mut Value, holder: Option<&str>, rules: &DropRules, collections: bool) -> Fate {
+    match value {
+        Value::Object(obj) => {
+            obj.retain(|name, _| !rules.drops(holder, name));
+            if collections && obj.get("type").and_then(Value::as_str) == Some("collection") {
+                // An unexpanded list link says only that a sub-list exists.
+                if !obj.contains_key("items") {
+                    return Fate::Leave;
+                }
+                obj.remove("id");
+                obj.remove("type");
+            }
+            let mut leave = Vec::new();
+            for (name, v) in obj.iter_mut() {
+                let had_members = v.as_object().is_some_and(|o| !o.is_empty());
+                let fate = strip(v, Some(name), rules, collections);
+                // An object that only held what was left out (`entities` of list stubs) goes too.
+                let emptied = had_members && v.as_object().is_some_and(Map::is_empty);
+                if fate == Fate::Leave || emptied {
+                    leave.push(name.clone());
+                }
+            }
+            for name in leave {
+                obj.remove(&name);
+            }
+            Fate::Keep
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                strip(item, holder, rules, collections);
+            }
+            Fate::Keep
+        }
+        _ => Fate::Keep,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cloud_shape() -> Shape {
+        Shape {
+            drop: vec![
+                "href".into(),
+                "_links".into(),
+                "metadata.etag".into(),
+                "metadata.createdByUserId".into(),
+            ],
+            collections: true,
+            unwrap: None,
+        }
+    }
+
+    #[test]
+    fn links_etags_and_list_stubs_are_left_out() {
+        let mut v = json!({
+            "id": "servers", "type": "collection", "href": "https://x/servers",
+            "items": [{
+                "id": "s1", "type": "server", "href": "https://x/servers/s1",
+                "metadata": {"etag": "e", "createdByUserId": "u", "createdBy": "ops@x", "state": "AVAILABLE"},
+                "properties": {"name": "web", "bootVolume": {"id": "v1", "type": "volume", "href": "https://x/v1"}},
+                "entities": {"nics": {"id": "s1/nics", "type": "collection", "href": "https://x/nics"}},
+            }],
+            "offset": 0,
+            "_links": {"next": "https://x?offset=1"}
+        });
+        apply(&cloud_shape(), &mut v);
+        assert_eq!(
+            v,
+            json!({
+                "items": [{
+                    "id": "s1", "type": "server",
+                    "metadata": {"createdBy": "ops@x", "state": "AVAILABLE"},
+                    "properties": {"name": "web", "bootVolume": {"id": "v1", "type": "volume"}},
+                }],
+                "offset": 0
+            })
+        );
+    }
+
+    #[test]
+    fn expanded_lists_keep_their_items_and_empty_answers_stay() {
+        let mut v = json!({
+            "entities": {"volumes": {"id": "s1/volumes", "type": "collection", "items": []}},
+            "metadata": {}
+        });
+        apply(&cloud_shape(), &mut v);
+        assert_eq!(
+            v,
+            json!({"entities": {"volumes": {"items": []}}, "metadata": {}})
+        );
+    }
+
+    #[test]
+    fn a_nested_list_becomes_plain_items() {
+        let shape = Shape {
+            unwrap: Some(Unwrap {
+                list: "/hits/hits".into(),
+                to: "events".into(),
+                fields: BTreeMap::from([
+                    ("time".to_string(), "/_source/meta/time".to_string()),
+                    (
+                        "user".to_string(),
+                        "/_source/principal/username".to_string(),
+                    ),
+                ]),
+                keep: BTreeMap::from([("total".to_string(), "/hits/total".to_string())]),
+            }),
+            ..Shape::default()
+        };
+        let mut v = json!({
+            "hits": {"total": 2, "hits": [
+                {"_source": {"meta": {"time": "t1", "auditVersion": 1}, "principal": {"username": "a"}}},
+                {"_source": {"meta": {"time": "t2"}}}
+            ]},
+            "omitted": {"count": 1}
+        });
+        apply(&shape, &mut v);
+        assert_eq!(
+            v,
+            json!({
+                "events": [{"time": "t1", "user": "a"}, {"time": "t2"}],
+                "total": 2,
+                "omitted": {"count": 1}
+            })
+        );
+    }
+}
