@@ -151,7 +151,14 @@ impl IonosServer {
         };
         match outcome {
             None => Err(meta::unknown(&self.catalog, caller, name)),
-            Some(Ok(Confirmed::Answer(answer))) => Ok(answer),
+            Some(Ok(Confirmed::Answer(answer))) => {
+                if let (CallToolResponse::Complete(r), Some(p)) = (&answer, caller)
+                    && r.is_error == Some(true)
+                {
+                    p.note_tool_error();
+                }
+                Ok(answer)
+            }
             Some(Ok(Confirmed::Done(out))) => Ok(to_result(Ok(out)).into()),
             Some(Err(e)) => {
                 if let Some(p) = caller {
@@ -201,6 +208,27 @@ impl Progress for McpProgress {
 }
 
 impl IonosServer {
+    /// What the model is told about the server: read-only, or with the power actions and how
+    /// their confirmation works.
+    fn instructions(&self) -> &'static str {
+        match self.dispatcher.config().tool_scope {
+            Access::Read => {
+                "Read-only access to an IONOS Cloud account. Start with list_datacenters; most \
+                 Compute tools need a datacenter_id from it. Lists accept depth (default 1), \
+                 offset, limit and, for Compute, filters."
+            }
+            _ => {
+                "Access to an IONOS Cloud account, with server power actions. Start with \
+                 list_datacenters; most Compute tools need a datacenter_id from it. Lists accept \
+                 depth (default 1), offset, limit and, for Compute, filters. Power actions wait \
+                 for IONOS and answer the request's status and the server's new vmState. Stop, \
+                 reboot and suspend are confirmed by the user first: when such a tool answers \
+                 with a preview and a confirmation_token instead, show the preview to the user \
+                 and call the tool again with the token only once they agree."
+            }
+        }
+    }
+
     /// Whether a prompt is offered to the caller: the tool it leads to is served and allowed.
     fn prompt_allowed(&self, prompt: &str, caller: Option<&Principal>) -> bool {
         prompts::needs(prompt)
@@ -246,11 +274,7 @@ impl ServerHandler for IonosServer {
                 .build(),
         )
         .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-        .with_instructions(
-            "Read-only access to an IONOS Cloud account. Start with list_datacenters; most \
-                 Compute tools need a datacenter_id from it. Lists accept depth (default 1), \
-                 offset, limit and, for Compute, filters.",
-        )
+        .with_instructions(self.instructions())
     }
 
     async fn list_tools(

@@ -325,7 +325,8 @@ pub async fn follow(
         );
         return Ok(Output::Json(Value::Object(answer)));
     };
-    let mut status = "QUEUED".to_string();
+    // Until IONOS is asked (never, with `wait: 0`), all that is known is that it accepted.
+    let mut status = "ACCEPTED".to_string();
     let mut message = String::new();
     let mut reported = 0;
     let mut pause = Duration::ZERO;
