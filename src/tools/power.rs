@@ -375,8 +375,9 @@ pub async fn follow(
             },
         });
     }
-    // The server's state changes shortly after the request is done.
+    // The server's state changes shortly after the request is done: looked at again soon.
     let mut vm_state = None;
+    pause = Duration::ZERO;
     loop {
         let server = d.read("get_server", server_args.clone()).await.ok();
         if let Some(s) = &server {
@@ -395,7 +396,7 @@ pub async fn follow(
         if status != "DONE" || settled || Instant::now() >= deadline {
             break;
         }
-        pause = backoff(pause / 2);
+        pause = backoff(pause);
         let remaining = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(pause.min(remaining)).await;
     }
