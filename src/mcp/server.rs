@@ -223,6 +223,29 @@ impl Progress for McpProgress {
 }
 
 impl IonosServer {
+    /// What the model is told about the server: read-only, or with the power actions and how
+    /// their confirmation works.
+    fn instructions(&self) -> String {
+        let search = match self.mode {
+            LoadMode::Dynamic => {
+                "Find tools with ionos_search_tools and call them with ionos_call_tool. "
+            }
+            LoadMode::Eager => "",
+        };
+        let base = "Start with list_datacenters; most Compute tools need a datacenter_id from \
+                    it. Lists accept depth (default 1), offset, limit and, for Compute, filters.";
+        match self.dispatcher.config().tool_scope {
+            Access::Read => format!("Read-only access to an IONOS Cloud account. {search}{base}"),
+            _ => format!(
+                "Access to an IONOS Cloud account, with server power actions. {search}{base} \
+                 Power actions wait for IONOS and answer the request's status and the server's \
+                 new vmState. Stop, reboot and suspend are confirmed by the user first: when \
+                 such a tool answers with a preview and a confirmation_token instead, show the \
+                 preview to the user and call the tool again with the token only once they agree."
+            ),
+        }
+    }
+
     /// Whether a prompt is offered to the caller: the tool it leads to is served and allowed.
     fn prompt_allowed(&self, prompt: &str, caller: Option<&Principal>) -> bool {
         prompts::needs(prompt)
@@ -309,22 +332,7 @@ impl ServerHandler for IonosServer {
                 .build(),
         )
         .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-        .with_instructions(format!(
-            "{} an IONOS Cloud account. {}Start with list_datacenters; most Compute tools \
-             need a datacenter_id from it. Lists accept depth (default 1), offset, limit and, \
-             for Compute, filters.",
-            if self.dispatcher.config().writes_enabled() {
-                "Access to"
-            } else {
-                "Read-only access to"
-            },
-            match self.mode {
-                LoadMode::Dynamic => {
-                    "Find tools with ionos_search_tools and call them with ionos_call_tool. "
-                }
-                LoadMode::Eager => "",
-            }
-        ))
+        .with_instructions(self.instructions())
     }
 
     async fn list_tools(

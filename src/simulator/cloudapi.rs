@@ -463,6 +463,8 @@ impl CloudApi {
     /// not allow it; otherwise 202 with a `Location`, and a request that finishes later.
     fn server_action(&self, dc: &str, server: &str, action: &str) -> Response {
         self.settle();
+        // The same order as `settle`: pending actions, then the tree.
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let mut tree = self.tree.write().unwrap_or_else(PoisonError::into_inner);
         let Some(Target::Node(id)) = tree.resolve(&["datacenters", dc, "servers", server]) else {
             return reply::not_found();
@@ -470,7 +472,6 @@ impl CloudApi {
         let Some(requests) = tree.top("requests") else {
             return reply::not_found();
         };
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         if pending.iter().any(|p| p.server == id) {
             return reply::error(
                 StatusCode::UNPROCESSABLE_ENTITY,

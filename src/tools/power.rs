@@ -325,7 +325,8 @@ pub async fn follow(
         );
         return Ok(Output::Json(Value::Object(answer)));
     };
-    let mut status = "QUEUED".to_string();
+    // Until IONOS is asked (never, with `wait: 0`), all that is known is that it accepted.
+    let mut status = "ACCEPTED".to_string();
     let mut message = String::new();
     let mut reported = 0;
     let mut pause = Duration::ZERO;
@@ -374,8 +375,9 @@ pub async fn follow(
             },
         });
     }
-    // The server's state changes shortly after the request is done.
+    // The server's state changes shortly after the request is done: looked at again soon.
     let mut vm_state = None;
+    pause = Duration::ZERO;
     loop {
         let server = d.read("get_server", server_args.clone()).await.ok();
         if let Some(s) = &server {
@@ -394,7 +396,7 @@ pub async fn follow(
         if status != "DONE" || settled || Instant::now() >= deadline {
             break;
         }
-        pause = backoff(pause / 2);
+        pause = backoff(pause);
         let remaining = deadline.saturating_duration_since(Instant::now());
         tokio::time::sleep(pause.min(remaining)).await;
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ionos_mcp::access::confirmations::MemoryConfirmations;
+use ionos_mcp::config::LoadMode;
 use ionos_mcp::mcp::IonosServer;
 use ionos_mcp::simulator::Simulator;
 use ionos_mcp::tools::dispatch::Dispatcher;
@@ -157,10 +158,21 @@ impl Setup {
     }
 
     pub async fn with_times(person: Person, era: Era, ttl: Duration, ask: Duration) -> Setup {
+        Setup::build(person, era, ttl, ask, LoadMode::Eager).await
+    }
+
+    pub async fn build(
+        person: Person,
+        era: Era,
+        ttl: Duration,
+        ask: Duration,
+        mode: LoadMode,
+    ) -> Setup {
         let sim = Simulator::start().await.expect("simulator");
         sim.set_request_duration(Duration::from_millis(600));
         let mut config = config_for(&format!("http://{}", sim.addr()));
         config.tool_scope = Access::Destructive;
+        config.load_mode = mode;
         let dispatcher = Arc::new(Dispatcher::new(config).expect("dispatcher"));
         let server = IonosServer::new(dispatcher).with_confirmation_times(
             Arc::new(MemoryConfirmations::new()),
@@ -488,6 +500,58 @@ async fn without_elicitation_a_preview_and_a_single_use_token() {
         );
         assert_eq!(s.posts().len(), 1, "{era:?}");
     }
+}
+
+/// Through `ionos_call_tool` (the dynamic load mode) the same confirmation holds.
+#[tokio::test]
+async fn the_dynamic_mode_confirms_the_same_way() {
+    let s = Setup::build(
+        Person::mute(),
+        Era::Legacy,
+        Duration::from_secs(300),
+        Duration::from_secs(30),
+        LoadMode::Dynamic,
+    )
+    .await;
+    let args = json!({"datacenter_id": PROD, "server_id": WEB01});
+    let preview = s
+        .call(
+            "ionos_call_tool",
+            json!({"name": "stop_server", "arguments": args}),
+        )
+        .await;
+    let token = structured(&preview)["confirmation_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a preview: {}", text(&preview)))
+        .to_string();
+    assert!(s.posts().is_empty());
+    let mut confirmed = args.clone();
+    confirmed["confirmation_token"] = json!(token);
+    let r = s
+        .call(
+            "ionos_call_tool",
+            json!({"name": "stop_server", "arguments": confirmed}),
+        )
+        .await;
+    assert_done(&r, "SHUTOFF");
+    assert_eq!(s.posts(), [stop_path(PROD, WEB01)]);
+
+    let s = Setup::build(
+        Person::new(Reply::Accept),
+        Era::Modern,
+        Duration::from_secs(300),
+        Duration::from_secs(30),
+        LoadMode::Dynamic,
+    )
+    .await;
+    let r = s
+        .call(
+            "ionos_call_tool",
+            json!({"name": "stop_server", "arguments": args}),
+        )
+        .await;
+    assert_done(&r, "SHUTOFF");
+    assert_eq!(s.person.questions().len(), 1);
 }
 
 #[tokio::test]
