@@ -22,9 +22,10 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use super::key::{self, ApiKey, KeyHash};
+use super::limits::{Limits, MemoryLimits};
 use super::rate::{AuthFailures, RateDecision, RateLimiter};
 use super::scopes::{Level, Scopes};
-use super::signature::{self, ReplayCache};
+use super::signature;
 use super::store::{KeyRecord, KeyState, KeyStore, Outcome, StoreError, UsageEvent};
 use super::usage::UsageRecorder;
 use crate::tools::table;
@@ -57,10 +58,13 @@ pub struct Guard {
     store: Arc<dyn KeyStore>,
     options: GuardOptions,
     keys: Mutex<KeyCache>,
-    calls: RateLimiter,
+    /// Tool calls per key and minute, and used signatures: shared by replicas on PostgreSQL.
+    limits: Arc<dyn Limits>,
+    /// Housekeeping requests per key and minute, in this process: a ceiling against runaway
+    /// clients, not a quota, so each replica keeps its own.
     housekeeping: RateLimiter,
+    /// Failed authentications per address, in this process.
     failures: AuthFailures,
-    replay: ReplayCache,
     usage: UsageRecorder,
     /// Legacy (2025-11-25) sessions and the key that opened each.
     sessions: Mutex<HashMap<String, (String, Instant)>>,
@@ -83,16 +87,26 @@ impl Principal {
 }
 
 impl Guard {
+    /// A guard whose call windows and used signatures are kept in this process (one host).
     pub fn new(store: Arc<dyn KeyStore>, options: GuardOptions) -> Guard {
+        Guard::with_limits(store, Arc::new(MemoryLimits::default()), options)
+    }
+
+    /// A guard that counts calls and remembers signatures in `limits`, which replicas on one
+    /// database share (see [`crate::access::backend::open`]).
+    pub fn with_limits(
+        store: Arc<dyn KeyStore>,
+        limits: Arc<dyn Limits>,
+        options: GuardOptions,
+    ) -> Guard {
         Guard {
+            limits,
             usage: UsageRecorder::spawn(store.clone()),
             store,
             options,
             keys: Mutex::new(HashMap::new()),
-            calls: RateLimiter::default(),
             housekeeping: RateLimiter::default(),
             failures: AuthFailures::default(),
-            replay: ReplayCache::default(),
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -363,18 +377,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         Ok(None) => {
             return fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into());
         }
-        Err(e) => {
-            tracing::error!(error = %e, "key store unavailable; refusing requests");
-            return with_header(
-                refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the key store cannot be read; try again shortly",
-                ),
-                header::RETRY_AFTER,
-                "1",
-            );
-        }
+        Err(e) => return store_unavailable(&e),
     };
     match record.state(now) {
         KeyState::Active => {}
@@ -436,8 +439,11 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
             );
         }
     };
-    if let Err(response) = check_signature(&guard, &parts.headers, &key, &record, &body, now) {
-        if let Some(ip) = ip {
+    if let Err(response) = check_signature(&guard, &parts.headers, &key, &record, &body, now).await
+    {
+        if let Some(ip) = ip
+            && response.status() == StatusCode::UNAUTHORIZED
+        {
             guard.failures.note_failure(ip, SystemTime::now());
         }
         return response;
@@ -528,7 +534,16 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     let counted = messages.iter().filter(|(m, _)| is_counted(m)).count();
     let rate = record.rate_per_min.or(guard.options.default_rate);
     let decision = match (counted > 0, rate) {
-        (true, Some(per_min)) => Some(guard.calls.check(&record.id, per_min, SystemTime::now())),
+        (true, Some(per_min)) => {
+            match guard
+                .limits
+                .count_call(&record.id, per_min, SystemTime::now())
+                .await
+            {
+                Ok(d) => Some(d),
+                Err(e) => return store_unavailable(&e),
+            }
+        }
         (true, None) => None,
         (false, _) => Some(guard.housekeeping.check(
             &record.id,
@@ -593,9 +608,9 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 }
 
 /// The signature check: required for keys created with `--require-signature`, and checked
-/// for any key that signs.
-#[allow(clippy::result_large_err)]
-fn check_signature(
+/// for any key that signs. A signature is accepted once across every replica sharing the
+/// guard's limits.
+async fn check_signature(
     guard: &Guard,
     headers: &HeaderMap,
     key: &ApiKey,
@@ -608,13 +623,33 @@ fn check_signature(
     if !record.require_signature && timestamp.is_none() && signature.is_none() {
         return Ok(());
     }
-    signature::verify(key, timestamp, signature, body, now, &guard.replay).map_err(|e| {
+    let refuse = |e: signature::SignatureError| {
         with_header(
             refusal(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
             header::WWW_AUTHENTICATE,
             "Bearer error=\"invalid_token\"",
         )
-    })
+    };
+    let signed = signature::verify(key, timestamp, signature, body, now).map_err(refuse)?;
+    match guard.limits.first_use(signed, now).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse(signature::SignatureError::Replayed)),
+        Err(e) => Err(store_unavailable(&e)),
+    }
+}
+
+/// 503 `store_unavailable`: the key database cannot answer, so nothing is let through.
+fn store_unavailable(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "key store unavailable; refusing requests");
+    with_header(
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the key store cannot be read; try again shortly",
+        ),
+        header::RETRY_AFTER,
+        "1",
+    )
 }
 
 /// `response` with `value` kept alive until its body has been sent or dropped.

@@ -2,16 +2,14 @@
 //! API keys.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
+use crate::access::backend::{self, Location};
 use crate::access::guard::{Guard, GuardOptions};
-use crate::access::sqlite::SqliteStore;
-use crate::access::store::KeyStore;
 use crate::config::{Credentials, LoadMode};
 use crate::transport::http::{self, HttpOptions};
 
@@ -84,7 +82,7 @@ impl ServeArgs {
 }
 
 /// `ionos-mcp serve`.
-pub async fn run(demo: bool, db: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(demo: bool, db: Option<Location>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Refused before anything starts: an HTTP server never runs open by accident.
     if args.transport == Transport::Http && args.no_auth && !args.http_addr.ip().is_loopback() {
         bail!(
@@ -112,7 +110,7 @@ pub async fn run(demo: bool, db: Option<PathBuf>, args: ServeArgs) -> anyhow::Re
 
 async fn serve_http(
     dispatcher: Arc<crate::tools::dispatch::Dispatcher>,
-    db: Option<PathBuf>,
+    db: Option<Location>,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let mut options = HttpOptions::new(args.http_addr);
@@ -136,20 +134,21 @@ async fn serve_http(
         );
         None
     } else {
-        let path = db.unwrap_or_else(crate::access::sqlite::default_path);
-        let store = SqliteStore::open(&path)
-            .with_context(|| format!("cannot open the key database {}", path.display()))?;
-        let usable = store.count_usable(crate::access::now()).await?;
+        let location = db.unwrap_or_else(Location::default_sqlite);
+        let backend = backend::open(&location)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let usable = backend.store.count_usable(crate::access::now()).await?;
         if usable == 0 {
             bail!(
                 "no usable API key in {}: the HTTP server does not run open. Create the first key with\n  ionos-mcp keys create --name admin --db {}\nand give it to your MCP client as `Authorization: Bearer <key>` (or use --no-auth on a loopback address for local tests)",
-                path.display(),
-                path.display()
+                location.shown(),
+                location.for_command()
             );
         }
-        let store: Arc<dyn KeyStore> = Arc::new(store);
-        Some(Arc::new(Guard::new(
-            store,
+        Some(Arc::new(Guard::with_limits(
+            backend.store,
+            backend.limits,
             GuardOptions {
                 trust_proxy: args.trust_proxy.clone(),
                 default_rate: parse_rate(&args.default_rate)
