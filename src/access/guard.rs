@@ -24,10 +24,11 @@ use serde_json::{Value, json};
 use super::key::{self, ApiKey, KeyHash};
 use super::limits::{Limits, MemoryLimits};
 use super::rate::{AuthFailures, RateDecision, RateLimiter};
-use super::scopes::{Level, Scopes};
+use super::scopes::{ADMIN, Level, Scopes};
 use super::signature;
 use super::store::{KeyRecord, KeyState, KeyStore, Outcome, StoreError, UsageEvent};
 use super::usage::UsageRecorder;
+use crate::metrics::{METRICS, Refusal};
 use crate::tools::table;
 
 /// Requests a key may make per minute besides tool calls and resource reads (initialize,
@@ -321,14 +322,25 @@ impl Drop for UsageTicket {
     }
 }
 
-/// The middleware: see the module documentation.
-pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let ip = client_ip(&req, &guard.options.trust_proxy);
+/// A caller whose key is valid, active and allowed from its address.
+struct Caller {
+    key: ApiKey,
+    record: KeyRecord,
+    now: i64,
+}
+
+/// Who is calling: the key in `Authorization`, found, active, and allowed from `ip`; or the
+/// refusal. Addresses that keep sending bad keys are slowed down.
+async fn authenticate(
+    guard: &Guard,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Caller, Response> {
     if let Some(ip) = ip
         && let Some(wait) = guard.failures.blocked(ip, SystemTime::now())
     {
-        return with_header(
+        METRICS.refused(Refusal::FailedAuth);
+        return Err(with_header(
             refusal(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_failed_attempts",
@@ -338,7 +350,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
             ),
             header::RETRY_AFTER,
             &wait.to_string(),
-        );
+        ));
     }
     let fail = |message: String| {
         if let Some(ip) = ip {
@@ -346,51 +358,50 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         }
         invalid_key(message)
     };
-    let presented = req
-        .headers()
+    let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
     let Some(presented) = presented else {
-        return fail("no API key: send `Authorization: Bearer mcp_sk_…` with a key from your ionos-mcp administrator (`ionos-mcp keys create`)".into());
+        return Err(fail("no API key: send `Authorization: Bearer mcp_sk_…` with a key from your ionos-mcp administrator (`ionos-mcp keys create`)".into()));
     };
     let token = match presented.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => {
-            return fail(
+            return Err(fail(
                 "the Authorization header must be `Bearer mcp_sk_…` (an ionos-mcp API key)".into(),
-            );
+            ));
         }
     };
     let key = match key::parse(token) {
         Ok(k) => k,
         Err(e) if token.starts_with("eyJ") => {
-            return fail(format!(
+            return Err(fail(format!(
                 "{e}. This looks like an IONOS token: this server holds the IONOS credentials itself and accepts only ionos-mcp API keys"
-            ));
+            )));
         }
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return Err(fail(e.to_string())),
     };
     let now = super::now();
     let record = match guard.lookup(key.hash()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into());
+            return Err(fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into()));
         }
-        Err(e) => return store_unavailable(&e),
+        Err(e) => return Err(store_unavailable(&e)),
     };
     match record.state(now) {
         KeyState::Active => {}
         KeyState::Expired => {
-            return fail(format!(
+            return Err(fail(format!(
                 "API key {} ({}) expired at {}; ask your administrator for a new key",
                 record.id,
                 record.name,
                 super::duration::format_utc(record.expires_at.unwrap_or(now))
-            ));
+            )));
         }
         KeyState::Revoked => {
-            return fail(format!(
+            return Err(fail(format!(
                 "API key {} ({}) was revoked at {}{}; ask your administrator for a new key",
                 record.id,
                 record.name,
@@ -400,13 +411,13 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
                 } else {
                     ""
                 }
-            ));
+            )));
         }
     }
     if let Some(ip) = ip
         && !record.allows_ip(ip)
     {
-        return refusal(
+        return Err(refusal(
             StatusCode::FORBIDDEN,
             "ip_not_allowed",
             format!(
@@ -419,8 +430,66 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        ));
+    }
+    Ok(Caller { key, record, now })
+}
+
+/// Guards `/metrics` on the MCP listener: a valid key with the `admin` scope (or every
+/// scope), signed if the key must sign, within the housekeeping ceiling.
+pub async fn admin_only(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&req, &guard.options.trust_proxy);
+    let Caller { key, record, now } = match authenticate(&guard, req.headers(), ip).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    if !record.scopes.allows_admin() {
+        return with_header(
+            refusal(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!(
+                    "API key {} may not read the metrics: it needs the scope `{ADMIN}` (the key has `{}`)",
+                    record.id,
+                    record.scopes.to_text()
+                ),
+            ),
+            header::WWW_AUTHENTICATE,
+            &format!("Bearer error=\"insufficient_scope\", scope=\"{ADMIN}\""),
         );
     }
+    if let Err(response) = check_signature(&guard, req.headers(), &key, &record, b"", now).await {
+        return response;
+    }
+    let d = guard
+        .housekeeping
+        .check(&record.id, HOUSEKEEPING_PER_MINUTE, SystemTime::now());
+    if !d.allowed {
+        METRICS.refused(Refusal::Housekeeping);
+        return with_header(
+            refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                format!(
+                    "API key {} made more than {} protocol requests this minute; wait {} s",
+                    record.id, d.limit, d.reset_secs
+                ),
+            ),
+            header::RETRY_AFTER,
+            &d.reset_secs.to_string(),
+        );
+    }
+    next.run(req).await
+}
+
+/// The middleware: see the module documentation.
+pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ip = client_ip(&req, &guard.options.trust_proxy);
+    let Caller { key, record, now } = match authenticate(&guard, req.headers(), ip).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
 
     let (parts, body) = req.into_parts();
     let body: Bytes = match http_body_util::Limited::new(body, guard.options.max_body_bytes)
@@ -554,6 +623,11 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     if let Some(d) = &decision
         && !d.allowed
     {
+        METRICS.refused(if counted > 0 {
+            Refusal::Calls
+        } else {
+            Refusal::Housekeeping
+        });
         if let Some(e) = ticket.event.as_mut() {
             e.outcome = Outcome::RateLimited;
         }

@@ -120,6 +120,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("a key store task ended: {e}")))?;
             result.map_err(|e| match e {
                 StoreError::Unavailable(message) => {
+                    crate::metrics::METRICS.db_error();
                     StoreError::Unavailable(format!("{}: {message}", path.display()))
                 }
                 other => other,

@@ -22,8 +22,8 @@ pub enum KeysCommand {
         #[arg(long)]
         name: String,
         /// Comma-separated: `read`, `write`, `<product>:read`, `<product>:write` (products:
-        /// compute, kubernetes, dns, billing, certmanager, activitylog, objectstorage, auth).
-        /// Without it the key has every scope.
+        /// compute, kubernetes, dns, billing, certmanager, activitylog, objectstorage, auth),
+        /// `admin` (may read /metrics). Without it the key has every scope.
         #[arg(long)]
         scopes: Option<String>,
         /// When the key stops working: a duration (`30d`, `12h`) or a date (`2027-01-31`).

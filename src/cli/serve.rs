@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// A 2025-11-25 session ends after this long without a request (`30m`, `2h`).
     #[arg(long, env = "IONOS_MCP_SESSION_IDLE", default_value = "30m")]
     pub session_idle: String,
+    /// Also serve `GET /metrics` (Prometheus text) on this address, without a key: keep it
+    /// on loopback or a private network. Without it, `/metrics` on the main address needs a
+    /// key with the `admin` scope.
+    #[arg(long, env = "IONOS_MCP_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// How tools are offered: `eager` (every tool) or `dynamic` (alias `search`: three
     /// meta-tools that search, describe and call them, for clients with tool caps).
     /// Overrides IONOS_MCP_LOAD_MODE.
@@ -122,6 +127,12 @@ async fn serve_http(
         options.allowed_origins = args.allowed_origins.clone();
     }
     options.max_body_bytes = args.max_body_bytes;
+    options.metrics_addr = args.metrics_addr;
+    if let Some(addr) = args.metrics_addr.filter(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "ionos-mcp: WARNING: /metrics on {addr} is served without a key: anyone who can reach it sees request counts and tool names; prefer a loopback or private address"
+        );
+    }
     options.session_idle = Duration::from_secs(
         crate::access::duration::parse_duration(&args.session_idle)
             .map_err(|e| anyhow::anyhow!("--session-idle: {e}"))?
@@ -171,6 +182,9 @@ async fn serve_http(
         server.local_addr()?,
         http::MCP_PATH
     );
+    if let Some(addr) = server.metrics_addr() {
+        eprintln!("ionos-mcp: serving metrics on http://{addr}/metrics");
+    }
     server.run(shutdown_signal()).await
 }
 
