@@ -79,7 +79,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn code(&self) -> &str {
+    pub fn code(&self) -> &str {
         self.body
             .pointer("/error/code")
             .and_then(Value::as_str)
@@ -93,7 +93,7 @@ impl Answer {
             .unwrap_or("")
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -110,7 +110,7 @@ impl Answer {
             .collect()
     }
 
-    fn is_tool_success(&self) -> bool {
+    pub fn is_tool_success(&self) -> bool {
         self.status == StatusCode::OK
             && self.body.pointer("/result/content").is_some()
             && self.body.pointer("/result/isError") != Some(&Value::Bool(true))
@@ -208,32 +208,7 @@ impl TeamServer {
         body: &Value,
         extra: &[(&str, String)],
     ) -> Answer {
-        let text = body.to_string();
-        let mut req = client
-            .post(self.url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        let method = body.get("method").and_then(Value::as_str).unwrap_or("");
-        let modern = body.pointer("/params/_meta").is_some();
-        if modern {
-            req = req
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", method);
-            if let Some(name) = body.pointer("/params/name").and_then(Value::as_str) {
-                req = req.header("mcp-name", name);
-            }
-            if let Some(uri) = body.pointer("/params/uri").and_then(Value::as_str) {
-                req = req.header("mcp-name", uri);
-            }
-        }
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        for (name, value) in extra {
-            req = req.header(*name, value);
-        }
-        let response = req.body(text).send().await.expect("request answered");
-        read(response).await
+        post_to(client, &self.url(), key, body, extra).await
     }
 
     pub async fn post(&self, key: Option<&str>, body: &Value) -> Answer {
@@ -261,8 +236,44 @@ impl TeamServer {
     }
 }
 
+/// Sends one POST to an MCP endpoint with the usual MCP headers plus `extra`.
+pub async fn post_to(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &Value,
+    extra: &[(&str, String)],
+) -> Answer {
+    let text = body.to_string();
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    let method = body.get("method").and_then(Value::as_str).unwrap_or("");
+    let modern = body.pointer("/params/_meta").is_some();
+    if modern {
+        req = req
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if let Some(name) = body.pointer("/params/name").and_then(Value::as_str) {
+            req = req.header("mcp-name", name);
+        }
+        if let Some(uri) = body.pointer("/params/uri").and_then(Value::as_str) {
+            req = req.header("mcp-name", uri);
+        }
+    }
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    for (name, value) in extra {
+        req = req.header(*name, value);
+    }
+    let response = req.body(text).send().await.expect("request answered");
+    read(response).await
+}
+
 /// Reads an answer: JSON, or the JSON-RPC message of a server-sent event stream.
-async fn read(response: reqwest::Response) -> Answer {
+pub async fn read(response: reqwest::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
@@ -643,7 +654,7 @@ async fn initialize_legacy(s: &TeamServer, key: &str) -> String {
     session
 }
 
-fn legacy_headers(session: &str) -> Vec<(&'static str, String)> {
+pub fn legacy_headers(session: &str) -> Vec<(&'static str, String)> {
     vec![
         ("mcp-session-id", session.to_string()),
         ("mcp-protocol-version", "2025-11-25".into()),
@@ -801,7 +812,7 @@ async fn usage_is_recorded_per_key_and_tool_and_kept_on_shutdown() {
     assert_eq!(listed.last_used_ip.as_deref(), Some("127.0.0.1"));
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -963,7 +974,7 @@ async fn no_key_reaches_past_what_the_server_serves_and_keys_never_go_to_ionos()
 }
 
 /// An upstream that answers every request after `delay`.
-async fn slow_upstream(delay: Duration) -> String {
+pub async fn slow_upstream(delay: Duration) -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");

@@ -16,6 +16,7 @@ mod invariants;
 mod load_modes;
 mod official;
 mod properties;
+mod replicas;
 mod s3;
 mod secrets;
 mod snapshots;
