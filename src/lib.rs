@@ -12,6 +12,7 @@
 //! - `upstream`: how a request reaches IONOS: bearer-token and SigV4 (S3) APIs behind one
 //!   interface, retries, cooldowns, body limits and IONOS error decoding
 //! - `errors`: the failure messages users see; `config`: the environment, read once
+//! - `metrics`: the counters behind `/metrics` (requests, tool calls, IONOS, rate limits)
 //! - `cli`: the subcommands (`serve`, `keys`, `tools`, `call`, `check`, `audit`)
 //! - `simulator`: the embedded simulated IONOS account behind `--demo` and the tests
 
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod errors;
 pub mod mcp;
+pub mod metrics;
 pub mod simulator;
 pub mod tools;
 pub mod transport;

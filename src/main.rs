@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use ionos_mcp::cli;
 
@@ -17,10 +18,17 @@ struct Cli {
     #[arg(long, global = true)]
     demo: bool,
 
-    /// The API key database of the HTTP server (SQLite file). Default: in the user's data
-    /// directory.
-    #[arg(long, global = true, env = "IONOS_MCP_DB")]
-    db: Option<std::path::PathBuf>,
+    /// The API key database of the HTTP server: a SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host/db`) that several replicas share. Default: a SQLite
+    /// file in the user's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "IONOS_MCP_DB",
+        value_parser = clap::builder::OsStringValueParser::new()
+            .map(ionos_mcp::access::backend::Location::from)
+    )]
+    db: Option<ionos_mcp::access::backend::Location>,
 
     #[command(subcommand)]
     command: Option<Command>,

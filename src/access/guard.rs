@@ -22,11 +22,13 @@ use ipnet::IpNet;
 use serde_json::{Value, json};
 
 use super::key::{self, ApiKey, KeyHash};
+use super::limits::{Limits, MemoryLimits};
 use super::rate::{AuthFailures, RateDecision, RateLimiter};
-use super::scopes::{Level, Scopes};
-use super::signature::{self, ReplayCache};
+use super::scopes::{ADMIN, Level, Scopes};
+use super::signature;
 use super::store::{KeyRecord, KeyState, KeyStore, Outcome, StoreError, UsageEvent};
 use super::usage::UsageRecorder;
+use crate::metrics::{METRICS, Refusal};
 use crate::tools::table;
 
 /// Requests a key may make per minute besides tool calls and resource reads (initialize,
@@ -57,10 +59,13 @@ pub struct Guard {
     store: Arc<dyn KeyStore>,
     options: GuardOptions,
     keys: Mutex<KeyCache>,
-    calls: RateLimiter,
+    /// Tool calls per key and minute, and used signatures: shared by replicas on PostgreSQL.
+    limits: Arc<dyn Limits>,
+    /// Housekeeping requests per key and minute, in this process: a ceiling against runaway
+    /// clients, not a quota, so each replica keeps its own.
     housekeeping: RateLimiter,
+    /// Failed authentications per address, in this process.
     failures: AuthFailures,
-    replay: ReplayCache,
     usage: UsageRecorder,
     /// Legacy (2025-11-25) sessions and the key that opened each.
     sessions: Mutex<HashMap<String, (String, Instant)>>,
@@ -83,16 +88,26 @@ impl Principal {
 }
 
 impl Guard {
+    /// A guard whose call windows and used signatures are kept in this process (one host).
     pub fn new(store: Arc<dyn KeyStore>, options: GuardOptions) -> Guard {
+        Guard::with_limits(store, Arc::new(MemoryLimits::default()), options)
+    }
+
+    /// A guard that counts calls and remembers signatures in `limits`, which replicas on one
+    /// database share (see [`crate::access::backend::open`]).
+    pub fn with_limits(
+        store: Arc<dyn KeyStore>,
+        limits: Arc<dyn Limits>,
+        options: GuardOptions,
+    ) -> Guard {
         Guard {
+            limits,
             usage: UsageRecorder::spawn(store.clone()),
             store,
             options,
             keys: Mutex::new(HashMap::new()),
-            calls: RateLimiter::default(),
             housekeeping: RateLimiter::default(),
             failures: AuthFailures::default(),
-            replay: ReplayCache::default(),
             sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -307,14 +322,25 @@ impl Drop for UsageTicket {
     }
 }
 
-/// The middleware: see the module documentation.
-pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let ip = client_ip(&req, &guard.options.trust_proxy);
+/// A caller whose key is valid, active and allowed from its address.
+struct Caller {
+    key: ApiKey,
+    record: KeyRecord,
+    now: i64,
+}
+
+/// Who is calling: the key in `Authorization`, found, active, and allowed from `ip`; or the
+/// refusal. Addresses that keep sending bad keys are slowed down.
+async fn authenticate(
+    guard: &Guard,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Caller, Response> {
     if let Some(ip) = ip
         && let Some(wait) = guard.failures.blocked(ip, SystemTime::now())
     {
-        return with_header(
+        METRICS.refused(Refusal::FailedAuth);
+        return Err(with_header(
             refusal(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_failed_attempts",
@@ -324,7 +350,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
             ),
             header::RETRY_AFTER,
             &wait.to_string(),
-        );
+        ));
     }
     let fail = |message: String| {
         if let Some(ip) = ip {
@@ -332,62 +358,50 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         }
         invalid_key(message)
     };
-    let presented = req
-        .headers()
+    let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
     let Some(presented) = presented else {
-        return fail("no API key: send `Authorization: Bearer mcp_sk_…` with a key from your ionos-mcp administrator (`ionos-mcp keys create`)".into());
+        return Err(fail("no API key: send `Authorization: Bearer mcp_sk_…` with a key from your ionos-mcp administrator (`ionos-mcp keys create`)".into()));
     };
     let token = match presented.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => {
-            return fail(
+            return Err(fail(
                 "the Authorization header must be `Bearer mcp_sk_…` (an ionos-mcp API key)".into(),
-            );
+            ));
         }
     };
     let key = match key::parse(token) {
         Ok(k) => k,
         Err(e) if token.starts_with("eyJ") => {
-            return fail(format!(
+            return Err(fail(format!(
                 "{e}. This looks like an IONOS token: this server holds the IONOS credentials itself and accepts only ionos-mcp API keys"
-            ));
+            )));
         }
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return Err(fail(e.to_string())),
     };
     let now = super::now();
     let record = match guard.lookup(key.hash()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into());
+            return Err(fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into()));
         }
-        Err(e) => {
-            tracing::error!(error = %e, "key store unavailable; refusing requests");
-            return with_header(
-                refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the key store cannot be read; try again shortly",
-                ),
-                header::RETRY_AFTER,
-                "1",
-            );
-        }
+        Err(e) => return Err(store_unavailable(&e)),
     };
     match record.state(now) {
         KeyState::Active => {}
         KeyState::Expired => {
-            return fail(format!(
+            return Err(fail(format!(
                 "API key {} ({}) expired at {}; ask your administrator for a new key",
                 record.id,
                 record.name,
                 super::duration::format_utc(record.expires_at.unwrap_or(now))
-            ));
+            )));
         }
         KeyState::Revoked => {
-            return fail(format!(
+            return Err(fail(format!(
                 "API key {} ({}) was revoked at {}{}; ask your administrator for a new key",
                 record.id,
                 record.name,
@@ -397,13 +411,13 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
                 } else {
                     ""
                 }
-            ));
+            )));
         }
     }
     if let Some(ip) = ip
         && !record.allows_ip(ip)
     {
-        return refusal(
+        return Err(refusal(
             StatusCode::FORBIDDEN,
             "ip_not_allowed",
             format!(
@@ -416,8 +430,66 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        ));
+    }
+    Ok(Caller { key, record, now })
+}
+
+/// Guards `/metrics` on the MCP listener: a valid key with the `admin` scope (or every
+/// scope), signed if the key must sign, within the housekeeping ceiling.
+pub async fn admin_only(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&req, &guard.options.trust_proxy);
+    let Caller { key, record, now } = match authenticate(&guard, req.headers(), ip).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    if !record.scopes.allows_admin() {
+        return with_header(
+            refusal(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!(
+                    "API key {} may not read the metrics: it needs the scope `{ADMIN}` (the key has `{}`)",
+                    record.id,
+                    record.scopes.to_text()
+                ),
+            ),
+            header::WWW_AUTHENTICATE,
+            &format!("Bearer error=\"insufficient_scope\", scope=\"{ADMIN}\""),
         );
     }
+    if let Err(response) = check_signature(&guard, req.headers(), &key, &record, b"", now).await {
+        return response;
+    }
+    let d = guard
+        .housekeeping
+        .check(&record.id, HOUSEKEEPING_PER_MINUTE, SystemTime::now());
+    if !d.allowed {
+        METRICS.refused(Refusal::Housekeeping);
+        return with_header(
+            refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                format!(
+                    "API key {} made more than {} protocol requests this minute; wait {} s",
+                    record.id, d.limit, d.reset_secs
+                ),
+            ),
+            header::RETRY_AFTER,
+            &d.reset_secs.to_string(),
+        );
+    }
+    next.run(req).await
+}
+
+/// The middleware: see the module documentation.
+pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ip = client_ip(&req, &guard.options.trust_proxy);
+    let Caller { key, record, now } = match authenticate(&guard, req.headers(), ip).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
 
     let (parts, body) = req.into_parts();
     let body: Bytes = match http_body_util::Limited::new(body, guard.options.max_body_bytes)
@@ -436,8 +508,11 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
             );
         }
     };
-    if let Err(response) = check_signature(&guard, &parts.headers, &key, &record, &body, now) {
-        if let Some(ip) = ip {
+    if let Err(response) = check_signature(&guard, &parts.headers, &key, &record, &body, now).await
+    {
+        if let Some(ip) = ip
+            && response.status() == StatusCode::UNAUTHORIZED
+        {
             guard.failures.note_failure(ip, SystemTime::now());
         }
         return response;
@@ -528,7 +603,16 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     let counted = messages.iter().filter(|(m, _)| is_counted(m)).count();
     let rate = record.rate_per_min.or(guard.options.default_rate);
     let decision = match (counted > 0, rate) {
-        (true, Some(per_min)) => Some(guard.calls.check(&record.id, per_min, SystemTime::now())),
+        (true, Some(per_min)) => {
+            match guard
+                .limits
+                .count_call(&record.id, per_min, SystemTime::now())
+                .await
+            {
+                Ok(d) => Some(d),
+                Err(e) => return store_unavailable(&e),
+            }
+        }
         (true, None) => None,
         (false, _) => Some(guard.housekeeping.check(
             &record.id,
@@ -539,6 +623,11 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     if let Some(d) = &decision
         && !d.allowed
     {
+        METRICS.refused(if counted > 0 {
+            Refusal::Calls
+        } else {
+            Refusal::Housekeeping
+        });
         if let Some(e) = ticket.event.as_mut() {
             e.outcome = Outcome::RateLimited;
         }
@@ -593,9 +682,9 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 }
 
 /// The signature check: required for keys created with `--require-signature`, and checked
-/// for any key that signs.
-#[allow(clippy::result_large_err)]
-fn check_signature(
+/// for any key that signs. A signature is accepted once across every replica sharing the
+/// guard's limits.
+async fn check_signature(
     guard: &Guard,
     headers: &HeaderMap,
     key: &ApiKey,
@@ -608,13 +697,33 @@ fn check_signature(
     if !record.require_signature && timestamp.is_none() && signature.is_none() {
         return Ok(());
     }
-    signature::verify(key, timestamp, signature, body, now, &guard.replay).map_err(|e| {
+    let refuse = |e: signature::SignatureError| {
         with_header(
             refusal(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()),
             header::WWW_AUTHENTICATE,
             "Bearer error=\"invalid_token\"",
         )
-    })
+    };
+    let signed = signature::verify(key, timestamp, signature, body, now).map_err(refuse)?;
+    match guard.limits.first_use(signed, now).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse(signature::SignatureError::Replayed)),
+        Err(e) => Err(store_unavailable(&e)),
+    }
+}
+
+/// 503 `store_unavailable`: the key database cannot answer, so nothing is let through.
+fn store_unavailable(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "key store unavailable; refusing requests");
+    with_header(
+        refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the key store cannot be read; try again shortly",
+        ),
+        header::RETRY_AFTER,
+        "1",
+    )
 }
 
 /// `response` with `value` kept alive until its body has been sent or dropped.

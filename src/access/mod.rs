@@ -2,7 +2,10 @@
 //!
 //! - `key`: the API key format (`mcp_sk_…`), its checksum and its hash
 //! - `store`: the key store interface (`KeyStore`), key records, usage reports
-//! - `sqlite`: the SQLite key store
+//! - `backend`: which store `--db` names (a SQLite path or a PostgreSQL URL), opened
+//! - `sqlite`: the SQLite key store, for one host
+//! - `postgres`: the PostgreSQL key store, shared by replicas
+//! - `limits`: per-key call windows and used signatures, in memory or in PostgreSQL
 //! - `scopes`: which product families a key may read or write
 //! - `rate`: requests per minute per key, and failed authentications per client address
 //! - `signature`: optional HMAC request signing, with a replay cache
@@ -13,15 +16,20 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod backend;
 pub mod confirmations;
 pub mod duration;
 pub mod guard;
 pub mod key;
+pub mod limits;
+pub mod postgres;
 pub mod rate;
 pub mod scopes;
 pub mod signature;
 pub mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod store_suite;
 pub mod usage;
 
 /// A boxed, sendable future: what the `KeyStore` methods return.
@@ -72,5 +80,136 @@ pub(crate) mod test_support {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    /// The variable that names the PostgreSQL server the tests may use.
+    pub const POSTGRES_VAR: &str = "IONOS_MCP_TEST_POSTGRES";
+
+    /// A PostgreSQL database of one test's own, dropped when it is.
+    pub struct PgTestDb {
+        pub location: super::backend::Location,
+        url: String,
+        admin_url: String,
+        name: String,
+    }
+
+    /// `url` naming the database `name` instead of its own.
+    pub fn with_database(url: &str, name: &str) -> String {
+        let (main, query) = match url.find('?') {
+            Some(q) => url.split_at(q),
+            None => (url, ""),
+        };
+        let authority_start = main.find("://").map_or(0, |i| i + 3);
+        let base = match main[authority_start..].find('/') {
+            Some(slash) => &main[..authority_start + slash],
+            None => main,
+        };
+        format!("{base}/{name}{query}")
+    }
+
+    async fn connect_to(url: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_VAR} cannot be reached: {e}"));
+        tokio::spawn(connection);
+        client
+    }
+
+    impl PgTestDb {
+        /// A fresh database on the server `IONOS_MCP_TEST_POSTGRES` names, or `None` (and a
+        /// note on stderr) when the variable is not set.
+        pub async fn create(tag: &str) -> Option<PgTestDb> {
+            let admin_url = std::env::var(POSTGRES_VAR).ok().filter(|v| !v.is_empty());
+            let Some(admin_url) = admin_url else {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI runs the PostgreSQL tests: .ci/run must set {POSTGRES_VAR}"
+                );
+                // Once per run, past the test harness's capture, so that it is seen.
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: the PostgreSQL store tests are skipped: {POSTGRES_VAR} is not set \
+                         (a PostgreSQL URL whose user may create databases, e.g. \
+                         postgres://ionos_mcp:ionos_mcp@127.0.0.1:5432/ionos_mcp; .ci/run sets it)"
+                    );
+                });
+                return None;
+            };
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let tag: String = tag
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(24)
+                .collect::<String>()
+                .to_ascii_lowercase();
+            let name = format!(
+                "ionos_mcp_t_{tag}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let admin = connect_to(&admin_url).await;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e:?}"));
+            let url = with_database(&admin_url, &name);
+            Some(PgTestDb {
+                location: super::backend::Location::parse(&url),
+                url,
+                admin_url,
+                name,
+            })
+        }
+
+        /// A plain client on the test's database.
+        pub async fn connect(&self) -> tokio_postgres::Client {
+            connect_to(&self.url).await
+        }
+    }
+
+    impl Drop for PgTestDb {
+        fn drop(&mut self) {
+            let admin_url = self.admin_url.clone();
+            let name = self.name.clone();
+            // Drop may run inside a runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    if let Ok((client, connection)) =
+                        tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(connection);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
+    #[test]
+    fn test_urls_name_their_database() {
+        assert_eq!(
+            with_database("postgres://u:p@127.0.0.1:5432/postgres", "t1"),
+            "postgres://u:p@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgresql://h/db?application_name=x", "t2"),
+            "postgresql://h/t2?application_name=x"
+        );
     }
 }

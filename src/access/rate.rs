@@ -19,7 +19,7 @@ pub const AUTH_FAILURES_PER_MINUTE: u32 = 10;
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
 
 /// The window a time falls in and the seconds until it ends (1..=60).
-fn window(now: SystemTime) -> (u64, u64) {
+pub(crate) fn window(now: SystemTime) -> (u64, u64) {
     let secs = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

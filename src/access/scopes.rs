@@ -2,7 +2,8 @@
 //!
 //! The products are the tool table's families (`compute`, `dns`, `objectstorage`, …). A
 //! grant is `read` or `write` (every product), `<family>:read` or `<family>:write`; `*` is
-//! everything. `write` implies `read`.
+//! everything. `write` implies `read`. `admin` is apart from the products: it lets a key read
+//! the server's `/metrics` (and is part of `*`).
 //!
 //! A key's `write` grant covers the manifest's `destructive` tools too (stop, reboot,
 //! suspend): whether the server serves those at all is the operator's choice
@@ -55,9 +56,17 @@ pub fn families() -> Vec<&'static str> {
     families
 }
 
+/// The scope that lets a key read `/metrics`.
+pub const ADMIN: &str = "admin";
+
 /// Every word [`Scopes::parse`] accepts, in the order help texts list them.
 pub fn valid_words() -> Vec<String> {
-    let mut words = vec!["*".to_string(), "read".to_string(), "write".to_string()];
+    let mut words = vec![
+        "*".to_string(),
+        "read".to_string(),
+        "write".to_string(),
+        ADMIN.to_string(),
+    ];
     for family in families() {
         words.push(format!("{family}:read"));
         words.push(format!("{family}:write"));
@@ -69,6 +78,8 @@ pub fn valid_words() -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scopes {
     all: bool,
+    /// The server's own data (`/metrics`).
+    admin: bool,
     /// A grant for every product (`read` or `write`).
     every: Option<Level>,
     /// Grants for single product families, none implied by `every`.
@@ -80,6 +91,7 @@ impl Scopes {
     pub fn all() -> Scopes {
         Scopes {
             all: true,
+            admin: false,
             every: None,
             products: BTreeMap::new(),
         }
@@ -103,6 +115,7 @@ impl Scopes {
     fn parse_with(list: &str, known: impl Fn(&str) -> bool) -> Result<Scopes, ScopeError> {
         let mut scopes = Scopes {
             all: false,
+            admin: false,
             every: None,
             products: BTreeMap::new(),
         };
@@ -112,6 +125,8 @@ impl Scopes {
             let lower = word.to_ascii_lowercase();
             if lower == "*" {
                 scopes.all = true;
+            } else if lower == ADMIN {
+                scopes.admin = true;
             } else if let Some(level) = Level::parse(&lower) {
                 scopes.every = scopes.every.max(Some(level));
             } else if let Some((family, level)) = lower
@@ -142,6 +157,11 @@ impl Scopes {
         Ok(scopes)
     }
 
+    /// Whether the key may read the server's metrics: `admin`, or everything.
+    pub fn allows_admin(&self) -> bool {
+        self.all || self.admin
+    }
+
     /// Whether a call at `level` on a product of `family` is allowed.
     pub fn allows(&self, family: &str, level: Level) -> bool {
         self.all
@@ -152,13 +172,14 @@ impl Scopes {
                 .is_some_and(|&granted| granted >= level)
     }
 
-    /// The canonical text: `*` for everything, else the grants, the all-product one first,
+    /// The canonical text: `*` for everything, else the grants: `admin`, the all-product one,
     /// then by family. [`Scopes::parse`] reads it back to the same scopes.
     pub fn to_text(&self) -> String {
         if self.all {
             return "*".to_string();
         }
-        let mut words: Vec<String> = self.every.iter().map(|l| l.as_str().to_string()).collect();
+        let mut words: Vec<String> = self.admin.then(|| ADMIN.to_string()).into_iter().collect();
+        words.extend(self.every.iter().map(|l| l.as_str().to_string()));
         words.extend(
             self.products
                 .iter()
@@ -297,7 +318,13 @@ mod tests {
 
     #[test]
     fn unknown_words_are_named_with_every_valid_word() {
-        for word in ["dns:admin", "nosuchproduct:read", "admin", "dns", ":read"] {
+        for word in [
+            "dns:admin",
+            "nosuchproduct:read",
+            "administrator",
+            "dns",
+            ":read",
+        ] {
             let err = Scopes::parse(&format!("dns:read,{word}")).expect_err(word);
             assert!(matches!(&err, ScopeError::Unknown { word: w, .. } if w == word));
             let message = err.to_string();
@@ -325,6 +352,30 @@ mod tests {
         assert_eq!(stored.to_text(), "dns:read,retired:write");
         assert!(Scopes::parse("retired:write").is_err());
         assert!(Scopes::from_stored("").is_err());
+    }
+
+    #[test]
+    fn admin_is_apart_from_the_products_and_part_of_everything() {
+        let admin = parse("admin");
+        assert!(admin.allows_admin());
+        assert!(!admin.is_all());
+        for family in families() {
+            assert!(!admin.allows(family, Level::Read), "{family}");
+        }
+        assert_eq!(admin.to_text(), "admin");
+        let mixed = parse("dns:read, ADMIN, read");
+        assert!(mixed.allows_admin());
+        assert!(mixed.allows("compute", Level::Read));
+        assert_eq!(mixed.to_text(), "admin,read");
+        assert_eq!(parse(&mixed.to_text()), mixed);
+        assert_eq!(
+            Scopes::from_stored("admin,dns:read").expect("stored"),
+            parse("admin,dns:read")
+        );
+        assert!(Scopes::all().allows_admin());
+        assert!(parse("*").allows_admin());
+        assert!(!parse("read,write").allows_admin());
+        assert!(valid_words().contains(&"admin".to_string()));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub const TIMESTAMP_HEADER: &str = "X-MCP-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-MCP-Signature";
 
 /// How long a seen signature is remembered: longer than any timestamp stays acceptable.
-const REPLAY_WINDOW_SECS: i64 = 2 * MAX_SKEW_SECS;
+pub(crate) const REPLAY_WINDOW_SECS: i64 = 2 * MAX_SKEW_SECS;
 /// Signatures remembered at most; past that the oldest are forgotten first.
 const REPLAY_CAPACITY: usize = 200_000;
 
@@ -57,16 +57,17 @@ pub fn sign(key: &ApiKey, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-/// Checks a request's signature headers against its body and the key it presented.
-/// The signature is remembered in `replay` only when everything else is right.
+/// Checks a request's signature headers against its body and the key it presented, and
+/// returns the signature. Whether it was used before is the caller's question to its replay
+/// cache ([`crate::access::limits::Limits::first_use`]): ask only when this succeeds, so
+/// that failed attempts are not remembered.
 pub fn verify(
     key: &ApiKey,
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
     now: i64,
-    replay: &ReplayCache,
-) -> Result<(), SignatureError> {
+) -> Result<[u8; 32], SignatureError> {
     let timestamp = timestamp.ok_or(SignatureError::Missing {
         header: TIMESTAMP_HEADER,
     })?;
@@ -97,11 +98,7 @@ pub fn verify(
     mac(key, timestamp, body)
         .verify_slice(&presented)
         .map_err(|_| SignatureError::Mismatch)?;
-    if replay.insert_if_new(presented, now) {
-        Ok(())
-    } else {
-        Err(SignatureError::Replayed)
-    }
+    Ok(presented)
 }
 
 /// Why a request's signature was not accepted. No message contains the key.
@@ -172,7 +169,7 @@ impl ReplayCache {
 
     /// Remembers `signature` unless it was seen before and is still remembered; expired
     /// ones are dropped first. `false` when it is a replay.
-    fn insert_if_new(&self, signature: [u8; 32], now: i64) -> bool {
+    pub(crate) fn insert_if_new(&self, signature: [u8; 32], now: i64) -> bool {
         let mut seen = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let Seen { until, order } = &mut *seen;
         while let Some(&(old, expires)) = order.front() {
@@ -222,7 +219,12 @@ mod tests {
         now: i64,
         replay: &ReplayCache,
     ) -> Result<(), SignatureError> {
-        verify(key, ts, sig, body, now, replay)
+        let signed = verify(key, ts, sig, body, now)?;
+        if replay.insert_if_new(signed, now) {
+            Ok(())
+        } else {
+            Err(SignatureError::Replayed)
+        }
     }
 
     #[test]

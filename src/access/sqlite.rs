@@ -2,7 +2,6 @@
 //! (WAL mode, a 5 s busy timeout). Only the SHA-256 of each key and its display prefix
 //! are written, never the key.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,10 +11,10 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 
 use super::BoxFuture;
 use super::confirmations::{Binding, Confirmations, Redeemed, decide, random_key};
-use super::key::{ApiKey, KeyHash, try_new_key_id};
-use super::scopes::Scopes;
+use super::key::KeyHash;
 use super::store::{
-    Bucket, IssuedKey, KeyRecord, KeyStore, NewKey, StoreError, ToolUsage, UsageEvent, UsageReport,
+    Bucket, IssuedKey, KeyRecord, KeyStore, NewKey, NewRow, StoreError, StoredKey, ToolUsage,
+    UsageEvent, UsageReport, check_grace, check_new, new_row, replacement, rotate_refusal,
 };
 
 /// The schema, one step per version: step `n` takes a file from `user_version` `n` to
@@ -135,6 +134,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("a key store task ended: {e}")))?;
             result.map_err(|e| match e {
                 StoreError::Unavailable(message) => {
+                    crate::metrics::METRICS.db_error();
                     StoreError::Unavailable(format!("{}: {message}", path.display()))
                 }
                 other => other,
@@ -269,27 +269,8 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// A key row as stored, before its text columns are read.
-struct Raw {
-    id: String,
-    name: String,
-    prefix: String,
-    scopes: String,
-    created_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    allow_ips: String,
-    rate_per_min: Option<i64>,
-    require_signature: bool,
-    meta: String,
-    last_used_at: Option<i64>,
-    last_used_ip: Option<String>,
-    rotated_to: Option<String>,
-    hash: Vec<u8>,
-}
-
-fn read_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok(Raw {
+fn read_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
+    Ok(StoredKey {
         id: row.get(0)?,
         name: row.get(1)?,
         prefix: row.get(2)?,
@@ -308,49 +289,6 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
     })
 }
 
-impl Raw {
-    fn into_record(self) -> Result<KeyRecord, StoreError> {
-        let id = self.id;
-        let bad = |column: &str, e: &dyn std::fmt::Display| {
-            StoreError::Unavailable(format!(
-                "key {id} has an unreadable {column} column ({e}); the file was changed \
-                 outside ionos-mcp"
-            ))
-        };
-        let scopes = Scopes::from_stored(&self.scopes).map_err(|e| bad("scopes", &e))?;
-        let allow_ips = self
-            .allow_ips
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::parse::<ipnet::IpNet>)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad("allow_ips", &e))?;
-        let rate_per_min = self
-            .rate_per_min
-            .map(u32::try_from)
-            .transpose()
-            .map_err(|e| bad("rate_per_min", &e))?;
-        let meta: BTreeMap<String, String> =
-            serde_json::from_str(&self.meta).map_err(|e| bad("meta", &e))?;
-        Ok(KeyRecord {
-            id,
-            name: self.name,
-            prefix: self.prefix,
-            scopes,
-            created_at: self.created_at,
-            expires_at: self.expires_at,
-            revoked_at: self.revoked_at,
-            allow_ips,
-            rate_per_min,
-            require_signature: self.require_signature,
-            meta,
-            last_used_at: self.last_used_at,
-            last_used_ip: self.last_used_ip,
-            rotated_to: self.rotated_to,
-        })
-    }
-}
-
 fn load(conn: &Connection, id: &str) -> Result<KeyRecord, StoreError> {
     conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))
         .and_then(|mut stmt| stmt.query_row([id], read_row).optional())
@@ -359,54 +297,14 @@ fn load(conn: &Connection, id: &str) -> Result<KeyRecord, StoreError> {
         .into_record()
 }
 
-fn check_new(new: &NewKey, now: i64) -> Result<(), StoreError> {
-    if new.name.trim().is_empty() {
-        return Err(StoreError::Invalid(
-            "a key needs a name that says who or what uses it".into(),
-        ));
-    }
-    if new.expires_at.is_some_and(|at| at <= now) {
-        return Err(StoreError::Invalid(
-            "the expiry lies in the past; give a duration (30d) or a future date".into(),
-        ));
-    }
-    if new.rate_per_min == Some(0) {
-        return Err(StoreError::Invalid(
-            "a rate of 0 requests per minute would refuse every request; give at least 1".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Writes a new key row; the key itself goes no further than its hash and prefix.
 fn insert(conn: &Connection, new: NewKey, now: i64) -> Result<IssuedKey, StoreError> {
-    let random = |e: super::key::RandomUnavailable| StoreError::Unavailable(e.to_string());
-    let key = ApiKey::try_generate().map_err(random)?;
-    let id = try_new_key_id().map_err(random)?;
-    let allow_ips = new
-        .allow_ips
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let meta = serde_json::to_string(&new.meta)
-        .map_err(|e| StoreError::Invalid(format!("the key's metadata cannot be stored: {e}")))?;
-    let record = KeyRecord {
-        id,
-        name: new.name,
-        prefix: key.display_prefix(),
-        scopes: new.scopes,
-        created_at: now,
-        expires_at: new.expires_at,
-        revoked_at: None,
-        allow_ips: new.allow_ips,
-        rate_per_min: new.rate_per_min,
-        require_signature: new.require_signature,
-        meta: new.meta,
-        last_used_at: None,
-        last_used_ip: None,
-        rotated_to: None,
-    };
+    let NewRow {
+        record,
+        key,
+        allow_ips,
+        meta,
+    } = new_row(new, now)?;
     conn.prepare_cached(
         "INSERT INTO keys (id, hash, name, prefix, scopes, created_at, expires_at, allow_ips, \
          rate_per_min, require_signature, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -428,23 +326,6 @@ fn insert(conn: &Connection, new: NewKey, now: i64) -> Result<IssuedKey, StoreEr
     })
     .map_err(db)?;
     Ok(IssuedKey { record, key })
-}
-
-/// Why an already revoked or rotated key cannot be rotated.
-fn rotate_refusal(old: &KeyRecord, now: i64) -> Option<StoreError> {
-    let at = old.revoked_at?;
-    let id = &old.id;
-    let message = match &old.rotated_to {
-        Some(new) => format!("key {id} was already rotated to {new}; rotate {new} instead"),
-        None if at <= now => {
-            format!("key {id} is revoked; create a new key with `ionos-mcp keys create` instead")
-        }
-        None => format!(
-            "key {id} is already revoked from {}; create a new key with `ionos-mcp keys create` instead",
-            super::duration::format_utc(at)
-        ),
-    };
-    Some(StoreError::Invalid(message))
 }
 
 fn count(value: i64) -> u64 {
@@ -662,12 +543,7 @@ impl KeyStore for SqliteStore {
                 .and_then(|mut stmt| stmt.query_row([&hash.0[..]], read_row).optional())
                 .map_err(db)?;
             match raw {
-                Some(raw)
-                    if <[u8; 32]>::try_from(raw.hash.as_slice())
-                        .is_ok_and(|stored| KeyHash(stored).ct_eq(&hash)) =>
-                {
-                    raw.into_record().map(Some)
-                }
+                Some(raw) if raw.has_hash(&hash) => raw.into_record().map(Some),
                 _ => Ok(None),
             }
         })
@@ -719,11 +595,7 @@ impl KeyStore for SqliteStore {
         grace_secs: i64,
     ) -> BoxFuture<'_, Result<(KeyRecord, IssuedKey), StoreError>> {
         self.run(move |conn| {
-            if grace_secs < 0 {
-                return Err(StoreError::Invalid(
-                    "the grace period cannot be negative; give 0 to revoke the old key now".into(),
-                ));
-            }
+            check_grace(grace_secs)?;
             let now = super::now();
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -732,23 +604,7 @@ impl KeyStore for SqliteStore {
             if let Some(refusal) = rotate_refusal(&old, now) {
                 return Err(refusal);
             }
-            let expires_at = old.expires_at.map(|at| {
-                let lifetime = at.saturating_sub(old.created_at).max(1);
-                now.saturating_add(lifetime)
-            });
-            let issued = insert(
-                &tx,
-                NewKey {
-                    name: old.name.clone(),
-                    scopes: old.scopes.clone(),
-                    expires_at,
-                    allow_ips: old.allow_ips.clone(),
-                    rate_per_min: old.rate_per_min,
-                    require_signature: old.require_signature,
-                    meta: old.meta.clone(),
-                },
-                now,
-            )?;
+            let issued = insert(&tx, replacement(&old, now), now)?;
             tx.prepare_cached("UPDATE keys SET revoked_at = ?2, rotated_to = ?3 WHERE id = ?1")
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -830,7 +686,7 @@ impl KeyStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::{KeyState, Outcome};
+    use super::super::store::Outcome;
     use super::super::test_support::TempDir;
     use super::*;
 
@@ -852,204 +708,6 @@ mod tests {
             at,
             ip: Some("192.0.2.10".into()),
         }
-    }
-
-    #[tokio::test]
-    async fn create_find_get_list() {
-        let dir = TempDir::new("create");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let mut new = new_key("ci");
-        new.scopes = Scopes::parse("dns:write,billing:read").expect("scopes");
-        new.allow_ips = vec!["10.0.0.0/8".parse().expect("net")];
-        new.rate_per_min = Some(30);
-        new.require_signature = true;
-        new.meta.insert("owner".into(), "ops@example.com".into());
-        new.expires_at = Some(super::super::now() + 3600);
-        let first = store.create(new).await.expect("created");
-        let second = store.create(new_key("laptop")).await.expect("created");
-
-        assert_eq!(first.record.prefix, first.key.display_prefix());
-        assert_eq!(first.record.name, "ci");
-        assert_eq!(first.record.state(super::super::now()), KeyState::Active);
-
-        let found = store
-            .find_by_hash(first.key.hash())
-            .await
-            .expect("looked up")
-            .expect("found");
-        assert_eq!(found, first.record);
-        assert_eq!(
-            store.get(first.record.id.clone()).await,
-            Ok(first.record.clone())
-        );
-        assert_eq!(
-            store.find_by_hash(ApiKey::generate().hash()).await,
-            Ok(None)
-        );
-
-        let listed = store.list().await.expect("listed");
-        assert_eq!(listed, vec![first.record.clone(), second.record.clone()]);
-
-        let err = store.get("key_nope".into()).await.expect_err("unknown");
-        assert_eq!(
-            err,
-            StoreError::NotFound {
-                id: "key_nope".into()
-            }
-        );
-        assert!(err.to_string().contains("ionos-mcp keys list"));
-    }
-
-    #[tokio::test]
-    async fn new_keys_are_checked() {
-        let dir = TempDir::new("check");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let mut blank = new_key(" ");
-        assert!(matches!(
-            store.create(blank.clone()).await,
-            Err(StoreError::Invalid(_))
-        ));
-        blank.name = "x".into();
-        blank.rate_per_min = Some(0);
-        assert!(matches!(
-            store.create(blank.clone()).await,
-            Err(StoreError::Invalid(_))
-        ));
-        blank.rate_per_min = None;
-        blank.expires_at = Some(super::super::now() - 1);
-        assert!(matches!(
-            store.create(blank).await,
-            Err(StoreError::Invalid(_))
-        ));
-        assert_eq!(store.list().await, Ok(Vec::new()));
-    }
-
-    #[tokio::test]
-    async fn revoke_keeps_the_earliest_time() {
-        let dir = TempDir::new("revoke");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let issued = store.create(new_key("ci")).await.expect("created");
-        let id = issued.record.id.clone();
-        let now = super::super::now();
-
-        let revoked = store.revoke(id.clone(), now).await.expect("revoked");
-        assert_eq!(revoked.revoked_at, Some(now));
-        assert_eq!(revoked.state(now), KeyState::Revoked);
-        let again = store.revoke(id.clone(), now + 100).await.expect("again");
-        assert_eq!(again.revoked_at, Some(now));
-        let earlier = store.revoke(id.clone(), now - 100).await.expect("earlier");
-        assert_eq!(earlier.revoked_at, Some(now - 100));
-        assert_eq!(store.count_usable(now).await, Ok(0));
-
-        let err = store
-            .revoke("key_nope".into(), now)
-            .await
-            .expect_err("unknown");
-        assert!(matches!(err, StoreError::NotFound { .. }));
-        assert!(err.to_string().contains("ionos-mcp keys list"));
-    }
-
-    #[tokio::test]
-    async fn rotate_keeps_the_old_key_working_for_the_grace_period() {
-        let dir = TempDir::new("rotate");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let mut new = new_key("ci");
-        new.scopes = Scopes::parse("compute:read").expect("scopes");
-        new.rate_per_min = Some(10);
-        new.allow_ips = vec!["192.0.2.0/24".parse().expect("net")];
-        new.require_signature = true;
-        new.meta.insert("team".into(), "platform".into());
-        let now = super::super::now();
-        new.expires_at = Some(now + 86_400);
-        let old = store.create(new).await.expect("created");
-
-        let (old_after, fresh) = store
-            .rotate(old.record.id.clone(), 3600)
-            .await
-            .expect("rotated");
-        let now = super::super::now();
-        assert_eq!(
-            old_after.rotated_to.as_deref(),
-            Some(fresh.record.id.as_str())
-        );
-        let grace_end = old_after.revoked_at.expect("revocation set");
-        assert!((now + 3599..=now + 3600).contains(&grace_end));
-        assert_eq!(old_after.state(now), KeyState::Active);
-        assert_eq!(old_after.state(grace_end - 1), KeyState::Active);
-        assert_eq!(old_after.state(grace_end), KeyState::Revoked);
-        assert_eq!(fresh.record.state(grace_end + 1), KeyState::Active);
-        assert_ne!(fresh.key.expose(), old.key.expose());
-
-        assert_eq!(fresh.record.name, "ci");
-        assert_eq!(fresh.record.scopes, old.record.scopes);
-        assert_eq!(fresh.record.rate_per_min, Some(10));
-        assert_eq!(fresh.record.allow_ips, old.record.allow_ips);
-        assert!(fresh.record.require_signature);
-        assert_eq!(fresh.record.meta, old.record.meta);
-        let lifetime = fresh.record.expires_at.expect("expires") - fresh.record.created_at;
-        assert_eq!(lifetime, 86_400);
-
-        // Both keys are found by their hashes; the store says which is which.
-        let by_old = store
-            .find_by_hash(old.key.hash())
-            .await
-            .expect("ok")
-            .expect("found");
-        assert_eq!(by_old, old_after);
-        let by_new = store
-            .find_by_hash(fresh.key.hash())
-            .await
-            .expect("ok")
-            .expect("found");
-        assert_eq!(by_new, fresh.record);
-        assert_eq!(store.count_usable(now).await, Ok(2));
-        assert_eq!(store.count_usable(grace_end).await, Ok(1));
-
-        let again = store
-            .rotate(old.record.id.clone(), 60)
-            .await
-            .expect_err("rotated");
-        assert!(matches!(&again, StoreError::Invalid(m) if m.contains(&fresh.record.id)));
-
-        store
-            .revoke(fresh.record.id.clone(), now)
-            .await
-            .expect("revoked");
-        let revoked = store
-            .rotate(fresh.record.id.clone(), 60)
-            .await
-            .expect_err("revoked");
-        assert!(matches!(revoked, StoreError::Invalid(_)));
-        let unknown = store
-            .rotate("key_nope".into(), 60)
-            .await
-            .expect_err("unknown");
-        assert!(matches!(unknown, StoreError::NotFound { .. }));
-        assert!(unknown.to_string().contains("ionos-mcp keys list"));
-
-        let other = store.create(new_key("other")).await.expect("created");
-        let negative = store.rotate(other.record.id.clone(), -1).await;
-        assert!(matches!(negative, Err(StoreError::Invalid(_))));
-        let (now_revoked, _) = store.rotate(other.record.id, 0).await.expect("rotated");
-        assert_eq!(
-            now_revoked.state(now_revoked.revoked_at.expect("set")),
-            KeyState::Revoked
-        );
-    }
-
-    #[tokio::test]
-    async fn expired_keys_are_not_usable() {
-        let dir = TempDir::new("expiry");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let now = super::super::now();
-        let mut new = new_key("short");
-        new.expires_at = Some(now + 10);
-        let short = store.create(new).await.expect("created");
-        store.create(new_key("long")).await.expect("created");
-        assert_eq!(short.record.state(now + 9), KeyState::Active);
-        assert_eq!(short.record.state(now + 10), KeyState::Expired);
-        assert_eq!(store.count_usable(now).await, Ok(2));
-        assert_eq!(store.count_usable(now + 10).await, Ok(1));
     }
 
     #[cfg(unix)]
@@ -1109,152 +767,6 @@ mod tests {
             assert!(!contains(&text[12..]));
             assert!(contains(&issued.key.hash().0));
         }
-    }
-
-    #[tokio::test]
-    async fn usage_is_aggregated() {
-        let dir = TempDir::new("usage");
-        let store = SqliteStore::open(&dir.path().join("keys.db")).expect("opens");
-        let a = store.create(new_key("a")).await.expect("created").record.id;
-        let b = store.create(new_key("b")).await.expect("created").record.id;
-        let day = 20_000 * 86_400;
-        let mut events = vec![
-            event(&a, Some("dns_zones_list"), Outcome::Ok, day + 10),
-            event(&a, Some("dns_zones_list"), Outcome::ToolError, day + 20),
-            event(
-                &a,
-                Some("billing_invoices_list"),
-                Outcome::Ok,
-                day + 3600 + 5,
-            ),
-            event(&a, None, Outcome::Ok, day + 3600 + 6),
-            event(
-                &a,
-                Some("dns_zones_list"),
-                Outcome::RateLimited,
-                day + 86_400 + 1,
-            ),
-            event(
-                &a,
-                Some("dns_zones_list"),
-                Outcome::Refused,
-                day + 86_400 + 2,
-            ),
-            event(&b, Some("compute_servers_list"), Outcome::Ok, day + 30),
-        ];
-        events[0].latency_us = 1000;
-        events[1].latency_us = 3000;
-        events[4].ip = Some("198.51.100.7".into());
-        events[5].ip = None;
-        // Older than `since`: left out of the report, but counts for the last use.
-        events.push(event(&a, Some("dns_zones_list"), Outcome::Ok, day - 1));
-        store.record_usage(events).await.expect("recorded");
-
-        let report = store.usage(Some(a.clone()), day).await.expect("report");
-        assert_eq!(report.key_id.as_deref(), Some(a.as_str()));
-        assert_eq!(report.since, day);
-        assert_eq!(report.requests, 6);
-        assert_eq!(report.errors, 3);
-        assert!((report.error_rate - 0.5).abs() < 1e-9);
-        assert_eq!(report.rate_limited, 1);
-        assert_eq!(
-            report.per_hour,
-            vec![
-                Bucket {
-                    start: day,
-                    requests: 2,
-                    errors: 1
-                },
-                Bucket {
-                    start: day + 3600,
-                    requests: 2,
-                    errors: 0
-                },
-                Bucket {
-                    start: day + 86_400,
-                    requests: 2,
-                    errors: 2
-                },
-            ]
-        );
-        assert_eq!(
-            report.per_day,
-            vec![
-                Bucket {
-                    start: day,
-                    requests: 4,
-                    errors: 1
-                },
-                Bucket {
-                    start: day + 86_400,
-                    requests: 2,
-                    errors: 2
-                },
-            ]
-        );
-        let tools: Vec<(&str, u64, u64)> = report
-            .per_tool
-            .iter()
-            .map(|t| (t.tool.as_str(), t.calls, t.errors))
-            .collect();
-        assert_eq!(
-            tools,
-            vec![
-                ("dns_zones_list", 4, 3),
-                ("billing_invoices_list", 1, 0),
-                ("tools/list", 1, 0),
-            ]
-        );
-        let dns = &report.per_tool[0];
-        assert!((dns.avg_latency_ms - (1.0 + 3.0 + 2.0 + 2.0) / 4.0).abs() < 1e-9);
-        // The refused request had no address: the last known one stays.
-        assert_eq!(report.last_used_at, Some(day + 86_400 + 2));
-        assert_eq!(report.last_used_ip.as_deref(), Some("198.51.100.7"));
-        let json = serde_json::to_value(&report).expect("serialises");
-        assert_eq!(json["requests"], 6);
-
-        let all = store.usage(None, 0).await.expect("report");
-        assert_eq!(all.key_id, None);
-        assert_eq!(all.requests, 8);
-        assert_eq!(all.per_tool[0].tool, "dns_zones_list");
-        assert_eq!(all.last_used_at, Some(day + 86_400 + 2));
-
-        let record = store.get(b.clone()).await.expect("found");
-        assert_eq!(record.last_used_at, Some(day + 30));
-        assert_eq!(record.last_used_ip.as_deref(), Some("192.0.2.10"));
-
-        let empty = store.usage(Some(b), day + 86_400).await.expect("report");
-        assert_eq!(empty.requests, 0);
-        assert_eq!(empty.error_rate, 0.0);
-        assert!(empty.per_hour.is_empty() && empty.per_tool.is_empty());
-
-        let unknown = store.usage(Some("key_nope".into()), 0).await;
-        assert!(matches!(unknown, Err(StoreError::NotFound { .. })));
-    }
-
-    #[tokio::test]
-    async fn two_stores_on_one_file_see_each_other() {
-        let dir = TempDir::new("shared");
-        let path = dir.path().join("keys.db");
-        let server = SqliteStore::open(&path).expect("opens");
-        let cli = SqliteStore::open(&path).expect("opens again");
-
-        let issued = cli.create(new_key("ci")).await.expect("created");
-        let seen = server.find_by_hash(issued.key.hash()).await.expect("ok");
-        assert_eq!(seen, Some(issued.record.clone()));
-
-        server
-            .record_usage(vec![event(&issued.record.id, None, Outcome::Ok, 5)])
-            .await
-            .expect("recorded");
-        let now = super::super::now();
-        cli.revoke(issued.record.id.clone(), now)
-            .await
-            .expect("revoked");
-
-        let record = server.get(issued.record.id.clone()).await.expect("found");
-        assert_eq!(record.state(now), KeyState::Revoked);
-        assert_eq!(cli.usage(None, 0).await.expect("report").requests, 1);
     }
 
     #[test]

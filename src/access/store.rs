@@ -1,6 +1,6 @@
 //! The key store interface: key records, what creating and rotating hand back, usage
-//! events and reports. `SqliteStore` is one implementation; a server shared by several
-//! hosts would use another behind the same trait.
+//! events and reports. `SqliteStore` keeps them in a file for one host; `PgStore` in a
+//! PostgreSQL database that several replicas share.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::BoxFuture;
-use super::key::{ApiKey, KEY_PREFIX, KeyHash};
+use super::key::{ApiKey, KEY_PREFIX, KeyHash, try_new_key_id};
 use super::scopes::Scopes;
 
 /// What the store knows about a key (never the key itself).
@@ -236,6 +236,185 @@ impl StoreError {
         };
         StoreError::NotFound { id }
     }
+}
+
+/// A key row as a store reads it, before its text columns are parsed. Every store keeps
+/// the same columns, so they share this and the checks below.
+pub(crate) struct StoredKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub allow_ips: String,
+    pub rate_per_min: Option<i64>,
+    pub require_signature: bool,
+    pub meta: String,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub rotated_to: Option<String>,
+    pub hash: Vec<u8>,
+}
+
+impl StoredKey {
+    /// Whether the stored hash is `hash` (compared in constant time).
+    pub fn has_hash(&self, hash: &KeyHash) -> bool {
+        <[u8; 32]>::try_from(self.hash.as_slice()).is_ok_and(|stored| KeyHash(stored).ct_eq(hash))
+    }
+
+    pub fn into_record(self) -> Result<KeyRecord, StoreError> {
+        let id = self.id;
+        let bad = |column: &str, e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!(
+                "key {id} has an unreadable {column} column ({e}); the database was changed \
+                 outside ionos-mcp"
+            ))
+        };
+        let scopes = Scopes::from_stored(&self.scopes).map_err(|e| bad("scopes", &e))?;
+        let allow_ips = self
+            .allow_ips
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::parse::<ipnet::IpNet>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad("allow_ips", &e))?;
+        let rate_per_min = self
+            .rate_per_min
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| bad("rate_per_min", &e))?;
+        let meta: BTreeMap<String, String> =
+            serde_json::from_str(&self.meta).map_err(|e| bad("meta", &e))?;
+        Ok(KeyRecord {
+            id,
+            name: self.name,
+            prefix: self.prefix,
+            scopes,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+            allow_ips,
+            rate_per_min,
+            require_signature: self.require_signature,
+            meta,
+            last_used_at: self.last_used_at,
+            last_used_ip: self.last_used_ip,
+            rotated_to: self.rotated_to,
+        })
+    }
+}
+
+/// Refuses a key that could not be used as asked.
+pub(crate) fn check_new(new: &NewKey, now: i64) -> Result<(), StoreError> {
+    if new.name.trim().is_empty() {
+        return Err(StoreError::Invalid(
+            "a key needs a name that says who or what uses it".into(),
+        ));
+    }
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(StoreError::Invalid(
+            "the expiry lies in the past; give a duration (30d) or a future date".into(),
+        ));
+    }
+    if new.rate_per_min == Some(0) {
+        return Err(StoreError::Invalid(
+            "a rate of 0 requests per minute would refuse every request; give at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What a store writes for a new key: the record, the key (handed back once, never
+/// written), and the text columns.
+pub(crate) struct NewRow {
+    pub record: KeyRecord,
+    pub key: ApiKey,
+    pub allow_ips: String,
+    pub meta: String,
+}
+
+/// A fresh key and id for `new`, created at `now`.
+pub(crate) fn new_row(new: NewKey, now: i64) -> Result<NewRow, StoreError> {
+    let random = |e: super::key::RandomUnavailable| StoreError::Unavailable(e.to_string());
+    let key = ApiKey::try_generate().map_err(random)?;
+    let id = try_new_key_id().map_err(random)?;
+    let allow_ips = new
+        .allow_ips
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let meta = serde_json::to_string(&new.meta)
+        .map_err(|e| StoreError::Invalid(format!("the key's metadata cannot be stored: {e}")))?;
+    let record = KeyRecord {
+        id,
+        name: new.name,
+        prefix: key.display_prefix(),
+        scopes: new.scopes,
+        created_at: now,
+        expires_at: new.expires_at,
+        revoked_at: None,
+        allow_ips: new.allow_ips,
+        rate_per_min: new.rate_per_min,
+        require_signature: new.require_signature,
+        meta: new.meta,
+        last_used_at: None,
+        last_used_ip: None,
+        rotated_to: None,
+    };
+    Ok(NewRow {
+        record,
+        key,
+        allow_ips,
+        meta,
+    })
+}
+
+/// A rotation's grace period must not be negative.
+pub(crate) fn check_grace(grace_secs: i64) -> Result<(), StoreError> {
+    if grace_secs < 0 {
+        return Err(StoreError::Invalid(
+            "the grace period cannot be negative; give 0 to revoke the old key now".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The settings of the key that replaces `old` at `now`: the same name, scopes, limits and
+/// metadata; a key that expires keeps its lifetime.
+pub(crate) fn replacement(old: &KeyRecord, now: i64) -> NewKey {
+    let expires_at = old.expires_at.map(|at| {
+        let lifetime = at.saturating_sub(old.created_at).max(1);
+        now.saturating_add(lifetime)
+    });
+    NewKey {
+        name: old.name.clone(),
+        scopes: old.scopes.clone(),
+        expires_at,
+        allow_ips: old.allow_ips.clone(),
+        rate_per_min: old.rate_per_min,
+        require_signature: old.require_signature,
+        meta: old.meta.clone(),
+    }
+}
+
+/// Why an already revoked or rotated key cannot be rotated.
+pub(crate) fn rotate_refusal(old: &KeyRecord, now: i64) -> Option<StoreError> {
+    let at = old.revoked_at?;
+    let id = &old.id;
+    let message = match &old.rotated_to {
+        Some(new) => format!("key {id} was already rotated to {new}; rotate {new} instead"),
+        None if at <= now => {
+            format!("key {id} is revoked; create a new key with `ionos-mcp keys create` instead")
+        }
+        None => format!(
+            "key {id} is already revoked from {}; create a new key with `ionos-mcp keys create` instead",
+            super::duration::format_utc(at)
+        ),
+    };
+    Some(StoreError::Invalid(message))
 }
 
 /// Where keys and their usage are kept.

@@ -1,20 +1,35 @@
 //! Usage recording off the request path: a request hands its [`UsageEvent`] to a queue
 //! and goes on; a task writes the queue to the store in batches.
+//!
+//! While the store cannot take them (the database is away), events are kept in memory and
+//! written once it can again, retried with a growing pause. What is kept is bounded: past
+//! [`PENDING_CAPACITY`] events the oldest are dropped, counted and logged.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::store::{KeyStore, UsageEvent};
+use crate::metrics::METRICS;
 
 /// Events the queue holds; past that, new events are dropped and counted.
 const QUEUE_CAPACITY: usize = 100_000;
+/// Events kept while the store fails (about 200 bytes each, so at most some 40 MB); past
+/// that the oldest are dropped and counted.
+pub const PENDING_CAPACITY: usize = 200_000;
 /// Events written at once, at most.
 const BATCH_SIZE: usize = 1000;
 /// How often what has queued up is written.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+/// The longest pause between attempts while the store fails.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// On shutdown, how long a failing store is retried before the rest is given up.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
+/// While the store fails, how often the warning is repeated.
+const WARN_EVERY: Duration = Duration::from_secs(30);
 
 enum Message {
     Event(UsageEvent),
@@ -25,9 +40,21 @@ enum Message {
 struct Counters {
     /// Events refused because the queue was full or closed.
     queue_full: AtomicU64,
-    /// Events given up after two failed writes.
-    write_failed: AtomicU64,
+    /// Events given up: beyond the memory bound while the store failed, or left at shutdown.
+    given_up: AtomicU64,
 }
+
+/// Bounds and pauses, fixed in the server and shortened in tests.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    pending_capacity: usize,
+    shutdown_patience: Duration,
+}
+
+const TUNING: Tuning = Tuning {
+    pending_capacity: PENDING_CAPACITY,
+    shutdown_patience: SHUTDOWN_PATIENCE,
+};
 
 /// Queues usage events and writes them in the background.
 #[derive(Clone)]
@@ -51,13 +78,23 @@ impl UsageRecorder {
     ///
     /// Outside a Tokio runtime.
     pub fn spawn(store: Arc<dyn KeyStore>) -> UsageRecorder {
+        UsageRecorder::spawn_tuned(store, TUNING)
+    }
+
+    fn spawn_tuned(store: Arc<dyn KeyStore>, tuning: Tuning) -> UsageRecorder {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let counters = Arc::new(Counters::default());
         let writer = Writer {
             store,
-            carry: Vec::new(),
+            pending: VecDeque::new(),
+            tuning,
             counters: Arc::clone(&counters),
             reported_full: 0,
+            reported_given_up: 0,
+            pause: FLUSH_INTERVAL,
+            retry_at: None,
+            failing_since: None,
+            warned_at: None,
         };
         tokio::spawn(writer.run(rx));
         UsageRecorder { tx, counters }
@@ -68,11 +105,13 @@ impl UsageRecorder {
     pub fn record(&self, event: UsageEvent) {
         if self.tx.try_send(Message::Event(event)).is_err() {
             self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+            METRICS.usage_dropped(1);
         }
     }
 
-    /// Writes everything queued so far and stops the task; returns once it is written.
-    /// Events recorded afterwards are dropped.
+    /// Writes everything queued so far and stops the task; returns once it is written (or,
+    /// when the store keeps failing, given up after a few seconds). Events recorded
+    /// afterwards are dropped.
     pub async fn shutdown(&self) {
         let (done, written) = oneshot::channel();
         if self.tx.send(Message::Shutdown(done)).await.is_ok() {
@@ -81,34 +120,42 @@ impl UsageRecorder {
         }
     }
 
-    /// Events lost so far: the queue was full, or two writes in a row failed.
+    /// Events lost so far: the queue was full, more were kept than memory holds while the
+    /// store failed, or the store still failed at shutdown.
     pub fn dropped(&self) -> u64 {
         self.counters.queue_full.load(Ordering::Relaxed)
-            + self.counters.write_failed.load(Ordering::Relaxed)
+            + self.counters.given_up.load(Ordering::Relaxed)
     }
 }
 
 struct Writer {
     store: Arc<dyn KeyStore>,
-    /// Events whose write failed once; they go with the next write.
-    carry: Vec<UsageEvent>,
+    /// Events not yet written, oldest first.
+    pending: VecDeque<UsageEvent>,
+    tuning: Tuning,
     counters: Arc<Counters>,
-    /// The queue-full count already warned about.
+    /// The counts already warned about.
     reported_full: u64,
+    reported_given_up: u64,
+    /// The pause before the next attempt while the store fails.
+    pause: Duration,
+    /// While the store fails: no attempt before this.
+    retry_at: Option<Instant>,
+    failing_since: Option<Instant>,
+    warned_at: Option<Instant>,
 }
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        let mut batch = Vec::with_capacity(BATCH_SIZE);
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(Message::Event(event)) => {
-                        batch.push(event);
-                        if batch.len() >= BATCH_SIZE {
-                            self.write(std::mem::take(&mut batch)).await;
+                        self.keep(event);
+                        if self.pending.len() >= BATCH_SIZE && self.may_try() {
+                            self.flush().await;
                         }
                     }
                     Some(Message::Shutdown(done)) => {
@@ -117,66 +164,111 @@ impl Writer {
                         rx.close();
                         while let Ok(message) = rx.try_recv() {
                             match message {
-                                Message::Event(event) => batch.push(event),
+                                Message::Event(event) => self.keep(event),
                                 Message::Shutdown(done) => waiting.push(done),
                             }
                         }
-                        self.finish(batch).await;
+                        self.finish().await;
                         for done in waiting {
                             let _ = done.send(());
                         }
                         return;
                     }
                     None => {
-                        self.finish(batch).await;
+                        self.finish().await;
                         return;
                     }
                 },
                 _ = tick.tick() => {
-                    if !batch.is_empty() || !self.carry.is_empty() {
-                        self.write(std::mem::take(&mut batch)).await;
+                    if !self.pending.is_empty() && self.may_try() {
+                        self.flush().await;
                     }
                 }
             }
         }
     }
 
-    /// Writes the carried events and `batch` together. On failure the carried ones are
-    /// given up (this was their second try) and `batch` is carried to the next write.
-    async fn write(&mut self, batch: Vec<UsageEvent>) {
-        self.warn_about_drops();
-        let retried = std::mem::take(&mut self.carry);
-        if retried.is_empty() && batch.is_empty() {
-            return;
+    /// Adds an event to those to write, dropping the oldest beyond the bound.
+    fn keep(&mut self, event: UsageEvent) {
+        if self.pending.len() >= self.tuning.pending_capacity {
+            self.pending.pop_front();
+            self.counters.given_up.fetch_add(1, Ordering::Relaxed);
+            METRICS.usage_dropped(1);
         }
-        let mut events = Vec::with_capacity(retried.len() + batch.len());
-        events.extend_from_slice(&retried);
-        events.extend_from_slice(&batch);
-        let count = events.len();
-        if let Err(e) = self.store.record_usage(events).await {
-            if retried.is_empty() {
-                tracing::warn!(error = %e, events = count, "usage not written; retrying with the next batch");
-            } else {
-                self.counters
-                    .write_failed
-                    .fetch_add(retried.len() as u64, Ordering::Relaxed);
-                tracing::warn!(
-                    error = %e,
-                    dropped = retried.len(),
-                    "usage not written a second time; those events are dropped"
-                );
-            }
-            self.carry = batch;
-        }
+        self.pending.push_back(event);
     }
 
-    /// Writes the rest, with one more try if that fails.
-    async fn finish(&mut self, batch: Vec<UsageEvent>) {
-        for chunk in batch.chunks(BATCH_SIZE) {
-            self.write(chunk.to_vec()).await;
+    /// Whether the pause after a failure has passed.
+    fn may_try(&self) -> bool {
+        self.retry_at.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// Writes the pending events in batches, oldest first, until done or the store fails.
+    /// Returns whether everything was written.
+    async fn flush(&mut self) -> bool {
+        self.warn_about_drops();
+        while !self.pending.is_empty() {
+            let batch: Vec<UsageEvent> = self.pending.iter().take(BATCH_SIZE).cloned().collect();
+            let count = batch.len();
+            match self.store.record_usage(batch).await {
+                Ok(()) => {
+                    self.pending.drain(..count);
+                    if let Some(since) = self.failing_since.take() {
+                        tracing::warn!(
+                            after_secs = since.elapsed().as_secs(),
+                            "usage is written again; the events kept meanwhile follow"
+                        );
+                    }
+                    self.pause = FLUSH_INTERVAL;
+                    self.retry_at = None;
+                }
+                Err(e) => {
+                    let now = Instant::now();
+                    self.failing_since.get_or_insert(now);
+                    if self.warned_at.is_none_or(|at| now - at >= WARN_EVERY) {
+                        self.warned_at = Some(now);
+                        tracing::warn!(
+                            error = %e,
+                            kept = self.pending.len(),
+                            bound = self.tuning.pending_capacity,
+                            "usage not written; kept in memory and retried"
+                        );
+                    }
+                    self.retry_at = Some(now + self.pause);
+                    self.pause = (self.pause * 2).min(MAX_RETRY_PAUSE);
+                    METRICS.set_usage_pending(self.pending.len());
+                    return false;
+                }
+            }
         }
-        if !self.carry.is_empty() {
-            self.write(Vec::new()).await;
+        METRICS.set_usage_pending(0);
+        true
+    }
+
+    /// Writes the rest, retrying a failing store for a few seconds, then gives up what is
+    /// left (counted and logged).
+    async fn finish(&mut self) {
+        let deadline = Instant::now() + self.tuning.shutdown_patience;
+        self.retry_at = None;
+        while !self.flush().await {
+            let wait = self.retry_at.map_or(FLUSH_INTERVAL, |at| {
+                at.saturating_duration_since(Instant::now())
+            });
+            if Instant::now() + wait > deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        if !self.pending.is_empty() {
+            let lost = self.pending.len() as u64;
+            self.counters.given_up.fetch_add(lost, Ordering::Relaxed);
+            METRICS.usage_dropped(lost);
+            tracing::error!(
+                events = lost,
+                "usage not written before shutdown: the key store still fails; those events are lost"
+            );
+            self.pending.clear();
+            METRICS.set_usage_pending(0);
         }
         self.warn_about_drops();
     }
@@ -190,6 +282,16 @@ impl Writer {
                 "usage events dropped: the queue was full"
             );
             self.reported_full = full;
+        }
+        let given_up = self.counters.given_up.load(Ordering::Relaxed);
+        if given_up > self.reported_given_up {
+            tracing::warn!(
+                dropped = given_up - self.reported_given_up,
+                total = given_up,
+                bound = self.tuning.pending_capacity,
+                "usage events dropped: more were kept than memory holds while the key store failed"
+            );
+            self.reported_given_up = given_up;
         }
     }
 }
@@ -359,7 +461,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_write_is_retried_once() {
+    async fn a_failed_write_is_retried() {
         let sink = Arc::new(Sink {
             fail_next: AtomicUsize::new(1),
             ..Sink::default()
@@ -375,25 +477,88 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn events_are_given_up_after_a_second_failure() {
+    async fn events_are_kept_while_the_store_fails_and_written_when_it_returns() {
         let sink = Arc::new(Sink {
-            fail_next: AtomicUsize::new(2),
+            fail_next: AtomicUsize::new(4),
             ..Sink::default()
         });
         let recorder = UsageRecorder::spawn(sink.clone());
         for i in 0..5 {
             recorder.record(event("key_a", i));
         }
-        eventually("5 dropped", || recorder.dropped() == 5).await;
+        eventually("4 failed writes", || {
+            sink.writes.load(Ordering::SeqCst) >= 4
+        })
+        .await;
         assert_eq!(sink.written(), 0);
-        assert_eq!(sink.writes.load(Ordering::SeqCst), 2);
-        for i in 0..3 {
+        // More events while the store is away: kept with the others.
+        for i in 5..8 {
             recorder.record(event("key_b", i));
         }
-        recorder.shutdown().await;
+        eventually("8 written", || sink.written() == 8).await;
+        assert_eq!(recorder.dropped(), 0);
         let written = sink.written.lock().expect("lock").clone();
-        assert_eq!(written.len(), 3);
-        assert!(written.iter().all(|e| e.key_id == "key_b"));
+        let order: Vec<usize> = written
+            .iter()
+            .map(|e| (e.at - 1_800_000_000) as usize)
+            .collect();
+        assert_eq!(order, (0..8).collect::<Vec<_>>(), "oldest first, each once");
+        recorder.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn beyond_the_bound_the_oldest_are_dropped_and_counted() {
+        let sink = Arc::new(Sink {
+            fail_next: AtomicUsize::new(usize::MAX),
+            ..Sink::default()
+        });
+        let recorder = UsageRecorder::spawn_tuned(
+            sink.clone(),
+            Tuning {
+                pending_capacity: 10,
+                shutdown_patience: Duration::from_millis(100),
+            },
+        );
+        for i in 0..25 {
+            recorder.record(event("key_a", i));
+        }
+        eventually("15 dropped", || recorder.dropped() == 15).await;
+        sink.fail_next.store(0, Ordering::SeqCst);
+        eventually("10 written", || sink.written() == 10).await;
+        let written = sink.written.lock().expect("lock").clone();
+        assert!(
+            written.iter().all(|e| e.at - 1_800_000_000 >= 15),
+            "the newest are kept"
+        );
+        recorder.shutdown().await;
+        assert_eq!(recorder.dropped(), 15);
+    }
+
+    #[tokio::test]
+    async fn shutdown_gives_up_on_a_store_that_keeps_failing() {
+        let sink = Arc::new(Sink {
+            fail_next: AtomicUsize::new(usize::MAX),
+            ..Sink::default()
+        });
+        let recorder = UsageRecorder::spawn_tuned(
+            sink.clone(),
+            Tuning {
+                pending_capacity: 100,
+                shutdown_patience: Duration::from_millis(600),
+            },
+        );
+        for i in 0..5 {
+            recorder.record(event("key_a", i));
+        }
+        let started = std::time::Instant::now();
+        recorder.shutdown().await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            sink.writes.load(Ordering::SeqCst) >= 2,
+            "retried before giving up"
+        );
+        assert_eq!(sink.written(), 0);
+        assert_eq!(recorder.dropped(), 5);
     }
 
     #[tokio::test]

@@ -1,18 +1,18 @@
-//! `ionos-mcp keys`: API keys for the HTTP server. They work while a server runs: it sees
-//! every change within a second.
+//! `ionos-mcp keys`: API keys for the HTTP server, in the SQLite file or PostgreSQL database
+//! that `--db` names. They work while servers run: every replica sees each change within a
+//! second.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use serde_json::{Value, json};
 
+use crate::access::backend::{self, Location};
 use crate::access::duration::{format_utc, parse_duration, parse_expiry};
 use crate::access::scopes::Scopes;
-use crate::access::sqlite::SqliteStore;
-use crate::access::store::{IssuedKey, KeyRecord, KeyStore, NewKey, UsageReport};
+use crate::access::store::{IssuedKey, KeyRecord, NewKey, UsageReport};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
@@ -22,8 +22,8 @@ pub enum KeysCommand {
         #[arg(long)]
         name: String,
         /// Comma-separated: `read`, `write`, `<product>:read`, `<product>:write` (products:
-        /// compute, kubernetes, dns, billing, certmanager, activitylog, objectstorage, auth).
-        /// Without it the key has every scope.
+        /// compute, kubernetes, dns, billing, certmanager, activitylog, objectstorage, auth),
+        /// `admin` (may read /metrics). Without it the key has every scope.
         #[arg(long)]
         scopes: Option<String>,
         /// When the key stops working: a duration (`30d`, `12h`) or a date (`2027-01-31`).
@@ -84,10 +84,12 @@ fn parse_meta(text: &str) -> Result<(String, String), String> {
 }
 
 /// Runs a `keys` subcommand on the database at `db` (or the default location).
-pub async fn run(db: Option<PathBuf>, command: KeysCommand) -> anyhow::Result<ExitCode> {
-    let path = db.unwrap_or_else(crate::access::sqlite::default_path);
-    let store = SqliteStore::open(&path)
-        .with_context(|| format!("cannot open the key database {}", path.display()))?;
+pub async fn run(db: Option<Location>, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let location = db.unwrap_or_else(Location::default_sqlite);
+    let store = backend::open(&location)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .store;
     let now = crate::access::now();
     let mut out = std::io::stdout().lock();
     match command {
@@ -126,7 +128,7 @@ pub async fn run(db: Option<PathBuf>, command: KeysCommand) -> anyhow::Result<Ex
                     meta: meta.into_iter().collect::<BTreeMap<_, _>>(),
                 })
                 .await?;
-            print_issued(&mut out, &issued, json, &path)?;
+            print_issued(&mut out, &issued, json, &location)?;
         }
         KeysCommand::List { json } => {
             let keys = store.list().await?;
@@ -160,7 +162,7 @@ pub async fn run(db: Option<PathBuf>, command: KeysCommand) -> anyhow::Result<Ex
                 serde_json::to_writer_pretty(&mut out, &v)?;
                 writeln!(out)?;
             } else {
-                print_issued(&mut out, &issued, false, &path)?;
+                print_issued(&mut out, &issued, false, &location)?;
                 writeln!(
                     out,
                     "It replaces {}, which works until {}.",
@@ -213,7 +215,7 @@ fn print_issued(
     out: &mut impl Write,
     issued: &IssuedKey,
     json: bool,
-    path: &std::path::Path,
+    location: &Location,
 ) -> anyhow::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut *out, &issued_json(issued, crate::access::now()))?;
@@ -226,7 +228,7 @@ fn print_issued(
         "Created API key {} ({}) in {}:",
         r.id,
         r.name,
-        path.display()
+        location.shown()
     )?;
     writeln!(out)?;
     writeln!(out, "    {}", issued.key.expose())?;

@@ -2,16 +2,14 @@
 //! API keys.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
+use crate::access::backend::{self, Location};
 use crate::access::guard::{Guard, GuardOptions};
-use crate::access::sqlite::SqliteStore;
-use crate::access::store::KeyStore;
 use crate::config::{Credentials, LoadMode};
 use crate::transport::http::{self, HttpOptions};
 
@@ -63,6 +61,11 @@ pub struct ServeArgs {
     /// A 2025-11-25 session ends after this long without a request (`30m`, `2h`).
     #[arg(long, env = "IONOS_MCP_SESSION_IDLE", default_value = "30m")]
     pub session_idle: String,
+    /// Also serve `GET /metrics` (Prometheus text) on this address, without a key: keep it
+    /// on loopback or a private network. Without it, `/metrics` on the main address needs a
+    /// key with the `admin` scope.
+    #[arg(long, env = "IONOS_MCP_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// How tools are offered: `eager` (every tool) or `dynamic` (alias `search`: three
     /// meta-tools that search, describe and call them, for clients with tool caps).
     /// Overrides IONOS_MCP_LOAD_MODE.
@@ -84,7 +87,7 @@ impl ServeArgs {
 }
 
 /// `ionos-mcp serve`.
-pub async fn run(demo: bool, db: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(demo: bool, db: Option<Location>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Refused before anything starts: an HTTP server never runs open by accident.
     if args.transport == Transport::Http && args.no_auth && !args.http_addr.ip().is_loopback() {
         bail!(
@@ -112,7 +115,7 @@ pub async fn run(demo: bool, db: Option<PathBuf>, args: ServeArgs) -> anyhow::Re
 
 async fn serve_http(
     dispatcher: Arc<crate::tools::dispatch::Dispatcher>,
-    db: Option<PathBuf>,
+    db: Option<Location>,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let mut options = HttpOptions::new(args.http_addr);
@@ -124,6 +127,12 @@ async fn serve_http(
         options.allowed_origins = args.allowed_origins.clone();
     }
     options.max_body_bytes = args.max_body_bytes;
+    options.metrics_addr = args.metrics_addr;
+    if let Some(addr) = args.metrics_addr.filter(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "ionos-mcp: WARNING: /metrics on {addr} is served without a key: anyone who can reach it sees request counts and tool names; prefer a loopback or private address"
+        );
+    }
     options.session_idle = Duration::from_secs(
         crate::access::duration::parse_duration(&args.session_idle)
             .map_err(|e| anyhow::anyhow!("--session-idle: {e}"))?
@@ -132,22 +141,22 @@ async fn serve_http(
     let guard = if args.no_auth {
         None
     } else {
-        let path = db.unwrap_or_else(crate::access::sqlite::default_path);
-        let store = SqliteStore::open(&path)
-            .with_context(|| format!("cannot open the key database {}", path.display()))?;
-        let usable = store.count_usable(crate::access::now()).await?;
+        let location = db.unwrap_or_else(Location::default_sqlite);
+        let backend = backend::open(&location)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let usable = backend.store.count_usable(crate::access::now()).await?;
         if usable == 0 {
             bail!(
                 "no usable API key in {}: the HTTP server does not run open. Create the first key with\n  ionos-mcp keys create --name admin --db {}\nand give it to your MCP client as `Authorization: Bearer <key>` (or use --no-auth on a loopback address for local tests)",
-                path.display(),
-                path.display()
+                location.shown(),
+                location.for_command()
             );
         }
-        let store = Arc::new(store);
-        options.confirmations = Some(store.clone());
-        let store: Arc<dyn KeyStore> = store;
-        Some(Arc::new(Guard::new(
-            store,
+        options.confirmations = backend.confirmations.clone();
+        Some(Arc::new(Guard::with_limits(
+            backend.store,
+            backend.limits,
             GuardOptions {
                 trust_proxy: args.trust_proxy.clone(),
                 default_rate: parse_rate(&args.default_rate)
@@ -177,6 +186,9 @@ async fn serve_http(
         server.local_addr()?,
         http::MCP_PATH
     );
+    if let Some(addr) = server.metrics_addr() {
+        eprintln!("ionos-mcp: serving metrics on http://{addr}/metrics");
+    }
     server.run(shutdown_signal()).await
 }
 

@@ -20,6 +20,7 @@ use crate::access::confirmations::{Confirmations, MemoryConfirmations};
 use crate::access::guard::Principal;
 use crate::access::scopes::Level;
 use crate::config::LoadMode;
+use crate::metrics::{METRICS, ToolOutcome};
 use crate::tools::dispatch::{Dispatcher, Output};
 use crate::tools::power::{Progress, Verb};
 use crate::tools::table::{Access, DOCUMENTS};
@@ -508,6 +509,50 @@ impl ServerHandler for IonosServer {
     }
 
     async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = std::time::Instant::now();
+        let name = request.name.to_string();
+        let answer = self.answer_call(request, context).await;
+        let outcome = match &answer {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                ToolOutcome::ToolError
+            }
+            Ok(_) => ToolOutcome::Ok,
+            Err(_) => ToolOutcome::Error,
+        };
+        METRICS.tool_call(&name, outcome, started.elapsed());
+        answer
+    }
+}
+
+// The metrics count the meta-tools under these names.
+const _: () = assert!(
+    same(crate::metrics::META_TOOLS[0], meta::SEARCH)
+        && same(crate::metrics::META_TOOLS[1], meta::DESCRIBE)
+        && same(crate::metrics::META_TOOLS[2], meta::CALL)
+);
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl IonosServer {
+    /// A `tools/call`'s result: the meta-tools, or a tool of the table.
+    async fn answer_call(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,

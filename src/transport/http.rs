@@ -1,5 +1,7 @@
 //! MCP over Streamable HTTP, for a team: rmcp's `StreamableHttpService` under `/mcp`, behind
-//! the access guard (`crate::access::guard`), with `GET /healthz` for liveness.
+//! the access guard (`crate::access::guard`), with `GET /healthz` for liveness and
+//! `GET /metrics` (Prometheus text) for keys with the `admin` scope, or without a key on a
+//! separate `--metrics-addr`.
 //!
 //! Both generations of clients are served: 2026-07-28 requests statelessly, and 2025-11-25
 //! clients with sessions (`Mcp-Session-Id`), which expire when idle. Host and Origin are
@@ -11,14 +13,14 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -33,6 +35,7 @@ use crate::access::confirmations::Confirmations;
 use crate::access::guard::{Guard, keep_until_sent};
 use crate::config::LoadMode;
 use crate::mcp::IonosServer;
+use crate::metrics::METRICS;
 use crate::tools::dispatch::Dispatcher;
 
 /// The MCP endpoint's path.
@@ -59,6 +62,8 @@ pub struct HttpOptions {
     /// Where confirmations of destructive calls are kept: the key store, so every server on
     /// it honours them; this process's memory when `None`.
     pub confirmations: Option<Arc<dyn Confirmations>>,
+    /// A second address serving only `GET /metrics`, without a key.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl HttpOptions {
@@ -80,6 +85,7 @@ impl HttpOptions {
             shutdown_grace: Duration::from_secs(30),
             load_mode: LoadMode::Eager,
             confirmations: None,
+            metrics_addr: None,
         }
     }
 }
@@ -100,6 +106,7 @@ pub struct HttpServer {
     in_flight: Arc<InFlight>,
     sessions_end: CancellationToken,
     guard: Option<Arc<Guard>>,
+    metrics: Option<TcpListener>,
 }
 
 /// Binds the listening socket and builds the routes. `guard` is `None` only with `--no-auth`.
@@ -139,9 +146,26 @@ pub async fn bind(
         in_flight.clone(),
         track_in_flight,
     ));
+    let mut metrics_route = Router::new().route("/metrics", get(metrics));
+    if let Some(guard) = &guard {
+        metrics_route = metrics_route.layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            crate::access::guard::admin_only,
+        ));
+    }
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .merge(mcp_routes);
+        .merge(metrics_route)
+        .merge(mcp_routes)
+        .layer(axum::middleware::from_fn(count_request));
+    let metrics = match options.metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the metrics"))?,
+        ),
+        None => None,
+    };
     Ok(HttpServer {
         listener,
         app,
@@ -149,7 +173,51 @@ pub async fn bind(
         in_flight,
         sessions_end,
         guard,
+        metrics,
     })
+}
+
+/// `GET /metrics`: the counters in the Prometheus text format.
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        METRICS.render(),
+    )
+        .into_response()
+}
+
+/// Counts a request by path and status, and times it to the end of its answer.
+async fn count_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = match req.uri().path() {
+        p if p == MCP_PATH || p.starts_with("/mcp/") => MCP_PATH,
+        "/healthz" => "/healthz",
+        "/metrics" => "/metrics",
+        _ => "other",
+    };
+    let response = next.run(req).await;
+    let timer = RequestTimer {
+        path,
+        status: response.status().as_u16(),
+        started,
+    };
+    keep_until_sent(response, timer)
+}
+
+/// Records a request's metrics when its answer has been sent (or the client left).
+struct RequestTimer {
+    path: &'static str,
+    status: u16,
+    started: Instant,
+}
+
+impl Drop for RequestTimer {
+    fn drop(&mut self) {
+        METRICS.request(self.path, self.status, self.started.elapsed());
+    }
 }
 
 impl HttpServer {
@@ -157,9 +225,32 @@ impl HttpServer {
         self.listener.local_addr()
     }
 
+    /// Where `--metrics-addr` listens, when set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then lets the calls in flight finish (within the
     /// grace period), ends the sessions and writes the pending usage records.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let metrics_end = CancellationToken::new();
+        if let Some(listener) = self.metrics.take() {
+            let app = Router::new()
+                .route("/metrics", get(metrics))
+                .layer(axum::middleware::from_fn(count_request));
+            let end = metrics_end.clone();
+            tokio::spawn(async move {
+                let serve = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { end.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
+        let _metrics_end = metrics_end.drop_guard();
         let graceful = GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())

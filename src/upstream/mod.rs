@@ -86,7 +86,39 @@ impl Upstreams {
         tool: &'static ToolSpec,
         req: &RequestParts,
     ) -> Result<Reply, ToolError> {
-        self.of(tool).send(&self.http, tool, req).await
+        let started = std::time::Instant::now();
+        let reply = self.of(tool).send(&self.http, tool, req).await;
+        crate::metrics::METRICS.upstream(
+            tool.product,
+            started.elapsed(),
+            reply.as_ref().err().map(error_kind),
+        );
+        reply
+    }
+}
+
+/// How the metrics name a failure (one of `crate::metrics::UPSTREAM_ERRORS`).
+fn error_kind(e: &ToolError) -> &'static str {
+    match e {
+        ToolError::Unauthorized { .. } | ToolError::BasicRejected { .. } => "unauthorized",
+        ToolError::Forbidden { .. } => "forbidden",
+        ToolError::NotFound { .. } => "not_found",
+        ToolError::RateLimited { .. } => "rate_limited",
+        ToolError::ServerError { .. } => "server_error",
+        ToolError::Rejected { .. } | ToolError::S3Refused { .. } => "rejected",
+        ToolError::Timeout(_) => "timeout",
+        ToolError::Unreachable { .. } => "unreachable",
+        ToolError::TooLarge { .. } | ToolError::BadResponse { .. } => "bad_response",
+        ToolError::RequestFailed { .. } => "request_failed",
+        ToolError::InvalidArguments { .. }
+        | ToolError::WritesDisabled { .. }
+        | ToolError::MissingToken
+        | ToolError::NotSelected { .. }
+        | ToolError::TokenExpired { .. }
+        | ToolError::TokenFile { .. }
+        | ToolError::S3KeysMissing { .. }
+        | ToolError::ConfirmationUnavailable { .. }
+        | ToolError::CredentialsUnusable { .. } => "local",
     }
 }
 

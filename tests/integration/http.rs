@@ -53,6 +53,8 @@ impl Drop for TempDir {
 /// The team server on a loopback port, its key database, and the simulator behind it.
 pub struct TeamServer {
     pub addr: SocketAddr,
+    /// Where `--metrics-addr` listens, when the setup asked for it.
+    pub metrics: Option<SocketAddr>,
     pub store: Arc<SqliteStore>,
     pub db: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -77,7 +79,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn code(&self) -> &str {
+    pub fn code(&self) -> &str {
         self.body
             .pointer("/error/code")
             .and_then(Value::as_str)
@@ -91,7 +93,7 @@ impl Answer {
             .unwrap_or("")
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -108,7 +110,7 @@ impl Answer {
             .collect()
     }
 
-    fn is_tool_success(&self) -> bool {
+    pub fn is_tool_success(&self) -> bool {
         self.status == StatusCode::OK
             && self.body.pointer("/result/content").is_some()
             && self.body.pointer("/result/isError") != Some(&Value::Bool(true))
@@ -166,12 +168,14 @@ impl TeamServer {
             .await
             .expect("server binds");
         let addr = server.local_addr().expect("bound address");
+        let metrics = server.metrics_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         TeamServer {
             addr,
+            metrics,
             store,
             db,
             stop: Some(stop),
@@ -205,32 +209,7 @@ impl TeamServer {
         body: &Value,
         extra: &[(&str, String)],
     ) -> Answer {
-        let text = body.to_string();
-        let mut req = client
-            .post(self.url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        let method = body.get("method").and_then(Value::as_str).unwrap_or("");
-        let modern = body.pointer("/params/_meta").is_some();
-        if modern {
-            req = req
-                .header("mcp-protocol-version", "2026-07-28")
-                .header("mcp-method", method);
-            if let Some(name) = body.pointer("/params/name").and_then(Value::as_str) {
-                req = req.header("mcp-name", name);
-            }
-            if let Some(uri) = body.pointer("/params/uri").and_then(Value::as_str) {
-                req = req.header("mcp-name", uri);
-            }
-        }
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        for (name, value) in extra {
-            req = req.header(*name, value);
-        }
-        let response = req.body(text).send().await.expect("request answered");
-        read(response).await
+        post_to(client, &self.url(), key, body, extra).await
     }
 
     pub async fn post(&self, key: Option<&str>, body: &Value) -> Answer {
@@ -258,8 +237,44 @@ impl TeamServer {
     }
 }
 
+/// Sends one POST to an MCP endpoint with the usual MCP headers plus `extra`.
+pub async fn post_to(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &Value,
+    extra: &[(&str, String)],
+) -> Answer {
+    let text = body.to_string();
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    let method = body.get("method").and_then(Value::as_str).unwrap_or("");
+    let modern = body.pointer("/params/_meta").is_some();
+    if modern {
+        req = req
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method);
+        if let Some(name) = body.pointer("/params/name").and_then(Value::as_str) {
+            req = req.header("mcp-name", name);
+        }
+        if let Some(uri) = body.pointer("/params/uri").and_then(Value::as_str) {
+            req = req.header("mcp-name", uri);
+        }
+    }
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    for (name, value) in extra {
+        req = req.header(*name, value);
+    }
+    let response = req.body(text).send().await.expect("request answered");
+    read(response).await
+}
+
 /// Reads an answer: JSON, or the JSON-RPC message of a server-sent event stream.
-async fn read(response: reqwest::Response) -> Answer {
+pub async fn read(response: reqwest::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
@@ -640,7 +655,7 @@ async fn initialize_legacy(s: &TeamServer, key: &str) -> String {
     session
 }
 
-fn legacy_headers(session: &str) -> Vec<(&'static str, String)> {
+pub fn legacy_headers(session: &str) -> Vec<(&'static str, String)> {
     vec![
         ("mcp-session-id", session.to_string()),
         ("mcp-protocol-version", "2025-11-25".into()),
@@ -798,7 +813,7 @@ async fn usage_is_recorded_per_key_and_tool_and_kept_on_shutdown() {
     assert_eq!(listed.last_used_ip.as_deref(), Some("127.0.0.1"));
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -961,7 +976,7 @@ async fn no_key_reaches_past_what_the_server_serves_and_keys_never_go_to_ionos()
 }
 
 /// An upstream that answers every request after `delay`.
-async fn slow_upstream(delay: Duration) -> String {
+pub async fn slow_upstream(delay: Duration) -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");
@@ -1039,5 +1054,115 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the connection was closed by the server");
+    s.stop().await;
+}
+
+/// The value of the sample `series` (name and labels as rendered) in a metrics text.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_need_an_admin_key_on_the_mcp_address_and_none_on_their_own() {
+    let s = TeamServer::start_with(|s| {
+        s.http.metrics_addr = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/metrics", s.addr);
+    let get = |key: Option<String>| {
+        let mut req = client.get(&url);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        async move { req.send().await.expect("answered") }
+    };
+
+    let r = get(None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let mut reader = NewKey::named("reader");
+    reader.scopes = Scopes::parse("read").expect("scopes");
+    let reader = s.issue(reader).await;
+    let r = get(Some(reader.key.expose().to_string())).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_scope\", scope=\"admin\""
+    );
+
+    // Traffic to count: a tool call, a tool error, a refusal of the rate.
+    let mut limited = NewKey::named("limited");
+    limited.rate_per_min = Some(1);
+    let limited = s.issue(limited).await;
+    let key = limited.key.expose();
+    assert!(s.call(key, "list_datacenters").await.is_tool_success());
+    let second = s.call(key, "list_datacenters").await;
+
+    let mut admin = NewKey::named("monitoring");
+    admin.scopes = Scopes::parse("admin").expect("scopes");
+    let admin = s.issue(admin).await;
+    let r = get(Some(admin.key.expose().to_string())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.expect("text");
+    assert!(
+        sample(
+            &text,
+            "ionos_mcp_tool_calls_total{tool=\"list_datacenters\",outcome=\"ok\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "ionos_mcp_http_requests_total{path=\"/mcp\",status=\"200\"}"
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "ionos_mcp_http_requests_total{path=\"/metrics\",status=\"401\"}"
+        ) >= 1.0
+    );
+    assert!(sample(&text, "ionos_mcp_http_request_duration_seconds_count") >= 2.0);
+    assert!(
+        sample(
+            &text,
+            "ionos_mcp_upstream_request_duration_seconds_count{product=\"compute\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    if second.status == StatusCode::TOO_MANY_REQUESTS {
+        assert!(sample(&text, "ionos_mcp_rate_limited_total{limit=\"calls\"}") >= 1.0);
+    }
+    assert!(text.contains("# TYPE ionos_mcp_db_errors_total counter"));
+    assert!(!text.contains("mcp_sk_"), "no key material in the metrics");
+
+    // The key with every scope may read them too; the separate address needs no key.
+    let everything = s.key().await;
+    assert_eq!(get(Some(everything)).await.status(), StatusCode::OK);
+    let own = s.metrics.expect("metrics address");
+    let r = reqwest::get(format!("http://{own}/metrics"))
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .expect("text")
+            .contains("ionos_mcp_tool_calls_total")
+    );
+    // It serves the metrics only.
+    let r = reqwest::get(format!("http://{own}/mcp"))
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     s.stop().await;
 }
