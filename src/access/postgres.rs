@@ -184,8 +184,11 @@ impl PgStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        // Notice a vanished server on an idle connection within about a minute.
-        config.keepalives_idle(Duration::from_secs(30));
+        // Notice a vanished server on an idle connection within about a minute, unless the
+        // URL asks otherwise (the default is two hours).
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(30));
+        }
         let store = PgStore {
             inner: Arc::new(Inner {
                 config,
