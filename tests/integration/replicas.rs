@@ -204,6 +204,8 @@ impl Replica {
             stderr,
         };
         let health = format!("http://127.0.0.1:{port}/healthz");
+        // reqwest is built without a default TLS provider: the one the server installs.
+        ionos_mcp::upstream::init_tls();
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while client.get(&health).send().await.is_err() {
