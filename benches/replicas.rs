@@ -72,20 +72,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `url` naming the database `name` instead of its own.
-fn with_database(url: &str, name: &str) -> String {
-    let (main, query) = match url.find('?') {
-        Some(q) => url.split_at(q),
-        None => (url, ""),
-    };
-    let authority_start = main.find("://").map_or(0, |i| i + 3);
-    let base = match main[authority_start..].find('/') {
-        Some(slash) => &main[..authority_start + slash],
-        None => main,
-    };
-    format!("{base}/{name}{query}")
-}
-
 async fn admin(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -380,7 +366,7 @@ fn main() {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("the bench database is created");
-        let pg = with_database(&server, &name);
+        let pg = ionos_mcp::access::backend::with_database(&server, &name);
         let ionos = stub_ionos().await;
         match value("--soak") {
             Some(minutes) => soak(&pg, &ionos, minutes).await,

@@ -56,6 +56,21 @@ impl std::fmt::Debug for Location {
     }
 }
 
+/// A PostgreSQL `url` naming the database `name` instead of its own (query kept): for a
+/// server's other databases, as tests and benchmarks make their own.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (main, query) = match url.find('?') {
+        Some(q) => url.split_at(q),
+        None => (url, ""),
+    };
+    let authority_start = main.find("://").map_or(0, |i| i + 3);
+    let base = match main[authority_start..].find('/') {
+        Some(slash) => &main[..authority_start + slash],
+        None => main,
+    };
+    format!("{base}/{name}{query}")
+}
+
 /// The URL schemes that select PostgreSQL.
 const PG_SCHEMES: [&str; 2] = ["postgres://", "postgresql://"];
 

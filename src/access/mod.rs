@@ -93,20 +93,6 @@ pub(crate) mod test_support {
         name: String,
     }
 
-    /// `url` naming the database `name` instead of its own.
-    pub fn with_database(url: &str, name: &str) -> String {
-        let (main, query) = match url.find('?') {
-            Some(q) => url.split_at(q),
-            None => (url, ""),
-        };
-        let authority_start = main.find("://").map_or(0, |i| i + 3);
-        let base = match main[authority_start..].find('/') {
-            Some(slash) => &main[..authority_start + slash],
-            None => main,
-        };
-        format!("{base}/{name}{query}")
-    }
-
     async fn connect_to(url: &str) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
@@ -155,7 +141,7 @@ pub(crate) mod test_support {
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .await
                 .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e:?}"));
-            let url = with_database(&admin_url, &name);
+            let url = super::backend::with_database(&admin_url, &name);
             Some(PgTestDb {
                 location: super::backend::Location::parse(&url),
                 url,
@@ -200,15 +186,15 @@ pub(crate) mod test_support {
     #[test]
     fn test_urls_name_their_database() {
         assert_eq!(
-            with_database("postgres://u:p@127.0.0.1:5432/postgres", "t1"),
+            super::backend::with_database("postgres://u:p@127.0.0.1:5432/postgres", "t1"),
             "postgres://u:p@127.0.0.1:5432/t1"
         );
         assert_eq!(
-            with_database("postgres://u@h?sslmode=disable", "t1"),
+            super::backend::with_database("postgres://u@h?sslmode=disable", "t1"),
             "postgres://u@h/t1?sslmode=disable"
         );
         assert_eq!(
-            with_database("postgresql://h/db?application_name=x", "t2"),
+            super::backend::with_database("postgresql://h/db?application_name=x", "t2"),
             "postgresql://h/t2?application_name=x"
         );
     }

@@ -37,20 +37,6 @@ struct TestDatabase {
     name: String,
 }
 
-/// `url` naming the database `name` instead of its own.
-fn with_database(url: &str, name: &str) -> String {
-    let (main, query) = match url.find('?') {
-        Some(q) => url.split_at(q),
-        None => (url, ""),
-    };
-    let authority_start = main.find("://").map_or(0, |i| i + 3);
-    let base = match main[authority_start..].find('/') {
-        Some(slash) => &main[..authority_start + slash],
-        None => main,
-    };
-    format!("{base}/{name}{query}")
-}
-
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -89,7 +75,7 @@ impl TestDatabase {
             .await
             .unwrap_or_else(|e| panic!("cannot create {name}: {e:?}"));
         Some(TestDatabase {
-            url: with_database(&admin_url, &name),
+            url: ionos_mcp::access::backend::with_database(&admin_url, &name),
             admin_url,
             name,
         })
