@@ -427,11 +427,7 @@ fn report(
         since,
         requests,
         errors,
-        error_rate: if requests == 0 {
-            0.0
-        } else {
-            errors as f64 / requests as f64
-        },
+        error_rate: super::store::error_rate(errors, requests),
         rate_limited,
         per_hour,
         per_day,

@@ -173,6 +173,15 @@ pub struct UsageEvent {
     pub ip: Option<String>,
 }
 
+/// The share of `requests` that were errors (0 when there were none).
+pub fn error_rate(errors: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        errors as f64 / requests as f64
+    }
+}
+
 /// Usage of one key, or of all keys, since a time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageReport {
