@@ -6,6 +6,7 @@
 //! Refusals follow MCP's authorization semantics and carry a JSON body
 //! `{"error": {"code", "message", "type"}}` naming what was wrong and what to do.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +20,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use ipnet::IpNet;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::json;
 
-use super::key::{self, ApiKey, KeyHash};
+use super::key::{self, ApiKey};
+use super::key_cache::KeyCache;
 use super::limits::{Limits, MemoryLimits};
 use super::rate::{AuthFailures, RateDecision, RateLimiter};
 use super::scopes::{ADMIN, Level, Scopes};
@@ -35,10 +39,6 @@ use crate::tools::table;
 /// lists, ping, notifications): generous, but a ceiling.
 pub const HOUSEKEEPING_PER_MINUTE: u32 = 600;
 
-/// How long a looked-up key is trusted before the store is asked again. A revocation made
-/// elsewhere (the CLI, another process) is therefore refused within this time.
-const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
-
 /// What the guard is configured with.
 #[derive(Debug, Clone)]
 pub struct GuardOptions {
@@ -51,14 +51,12 @@ pub struct GuardOptions {
     pub session_idle: Duration,
 }
 
-/// Looked-up keys by hash (`None`: no such key), with the time they were read.
-type KeyCache = HashMap<[u8; 32], (Option<KeyRecord>, Instant)>;
-
 /// The access guard: one per server, shared by every request.
 pub struct Guard {
-    store: Arc<dyn KeyStore>,
     options: GuardOptions,
-    keys: Mutex<KeyCache>,
+    /// Looked-up keys: a revocation made elsewhere is refused within
+    /// [`super::key_cache::USABLE_FOR`].
+    keys: KeyCache,
     /// Tool calls per key and minute, and used signatures: shared by replicas on PostgreSQL.
     limits: Arc<dyn Limits>,
     /// Housekeeping requests per key and minute, in this process: a ceiling against runaway
@@ -74,13 +72,23 @@ pub struct Guard {
 /// Who is calling: handed to the MCP handler with each authenticated request.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key_id: String,
-    pub name: String,
-    pub scopes: Scopes,
+    key: Arc<KeyRecord>,
     tool_failed: Arc<AtomicBool>,
 }
 
 impl Principal {
+    pub fn key_id(&self) -> &str {
+        &self.key.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.key.name
+    }
+
+    pub fn scopes(&self) -> &Scopes {
+        &self.key.scopes
+    }
+
     /// Marks the request's tool call as failed, for the usage record.
     pub fn note_tool_error(&self) {
         self.tool_failed.store(true, Ordering::Relaxed);
@@ -103,9 +111,8 @@ impl Guard {
         Guard {
             limits,
             usage: UsageRecorder::spawn(store.clone()),
-            store,
+            keys: KeyCache::new(store),
             options,
-            keys: Mutex::new(HashMap::new()),
             housekeeping: RateLimiter::default(),
             failures: AuthFailures::default(),
             sessions: Mutex::new(HashMap::new()),
@@ -115,27 +122,6 @@ impl Guard {
     /// Writes the usage records still pending (graceful shutdown: nothing is lost).
     pub async fn shutdown(&self) {
         self.usage.shutdown().await;
-    }
-
-    /// The key's record, from the cache while it is fresh.
-    async fn lookup(&self, hash: KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        {
-            let cache = lock(&self.keys);
-            if let Some((record, at)) = cache.get(&hash.0)
-                && at.elapsed() < KEY_CACHE_TTL
-            {
-                return Ok(record.clone());
-            }
-        }
-        // Looked up by the SHA-256 of a high-entropy key: the index reveals nothing about
-        // any stored key's text.
-        let found = self.store.find_by_hash(KeyHash(hash.0)).await?;
-        let mut cache = lock(&self.keys);
-        if cache.len() > 10_000 {
-            cache.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
-        }
-        cache.insert(hash.0, (found.clone(), Instant::now()));
-        Ok(found)
     }
 
     fn session_owner(&self, session: &str) -> Option<String> {
@@ -200,15 +186,18 @@ fn invalid_key(message: impl Into<String>) -> Response {
 
 fn rate_headers(mut response: Response, d: &RateDecision) -> Response {
     let h = response.headers_mut();
-    for (name, value) in [
-        ("ratelimit-limit", d.limit.to_string()),
-        ("ratelimit-remaining", d.remaining.to_string()),
-        ("ratelimit-reset", d.reset_secs.to_string()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(HeaderName::from_static(name), v);
-        }
-    }
+    h.insert(
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(d.limit),
+    );
+    h.insert(
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(d.remaining),
+    );
+    h.insert(
+        HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(d.reset_secs),
+    );
     response
 }
 
@@ -241,35 +230,116 @@ fn client_ip(req: &Request, trust_proxy: &[IpNet]) -> Option<IpAddr> {
     )
 }
 
-/// The JSON-RPC messages of a POST body: each message's method and the tool or resource it
-/// names. Anything unreadable is left to the MCP layer to refuse.
-fn messages(body: &[u8]) -> Vec<(String, Option<String>)> {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Vec::new();
-    };
-    let one = |m: &Value| {
-        let method = m
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or(if m.get("result").is_some() || m.get("error").is_some() {
-                "response"
-            } else {
-                "unknown"
-            })
-            .to_string();
-        let params = m.get("params");
-        let target = match method.as_str() {
-            "tools/call" => params.and_then(|p| p.get("name")),
-            "resources/read" => params.and_then(|p| p.get("uri")),
-            _ => None,
+/// One JSON-RPC message as the guard reads it: its method and the name or URI its params
+/// carry. Every other member is skipped unread.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    method: Text<'a>,
+    #[serde(borrow, default)]
+    params: Option<Params<'a>>,
+    #[serde(default)]
+    result: Option<IgnoredAny>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    #[serde(borrow, default)]
+    name: Text<'a>,
+    #[serde(borrow, default)]
+    uri: Text<'a>,
+}
+
+/// A member that is read when it is a string and skipped otherwise, so that no value a
+/// client sends makes the message unreadable here while the MCP layer reads it.
+#[derive(Default)]
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
         }
-        .and_then(Value::as_str)
-        .map(str::to_string);
-        (method, target)
+        d.deserialize_any(Visit)
+    }
+}
+
+/// What a request asks for: each JSON-RPC message's method and the tool or resource it
+/// names.
+type Asked = Vec<(String, Option<String>)>;
+
+/// The JSON-RPC messages of a POST body; `None` when the body is not a JSON-RPC message or
+/// batch (not JSON, not objects, or a member twice), which the guard refuses rather than
+/// guess at what the MCP layer would read.
+fn messages(body: &[u8]) -> Option<Asked> {
+    let one = |m: Message<'_>| {
+        let method = match m.method.0 {
+            Some(method) => method.into_owned(),
+            None if m.result.is_some() || m.error.is_some() => "response".to_string(),
+            None => "unknown".to_string(),
+        };
+        let target = m.params.and_then(|p| match method.as_str() {
+            "tools/call" => p.name.0,
+            "resources/read" => p.uri.0,
+            _ => None,
+        });
+        (method, target.map(Cow::into_owned))
     };
-    match &value {
-        Value::Array(items) => items.iter().map(one).collect(),
-        other => vec![one(other)],
+    let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if batch {
+        let items: Vec<Message<'_>> = serde_json::from_slice(body).ok()?;
+        Some(items.into_iter().map(one).collect())
+    } else {
+        serde_json::from_slice::<Message<'_>>(body)
+            .ok()
+            .map(|m| vec![one(m)])
     }
 }
 
@@ -325,7 +395,7 @@ impl Drop for UsageTicket {
 /// A caller whose key is valid, active and allowed from its address.
 struct Caller {
     key: ApiKey,
-    record: KeyRecord,
+    record: Arc<KeyRecord>,
     now: i64,
 }
 
@@ -383,7 +453,7 @@ async fn authenticate(
         Err(e) => return Err(fail(e.to_string())),
     };
     let now = super::now();
-    let record = match guard.lookup(key.hash()).await {
+    let record = match guard.keys.lookup(&key.hash()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return Err(fail("unknown API key: it was never issued by this server, or its database was replaced; ask your administrator for a key".into()));
@@ -519,7 +589,16 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     }
 
     let messages = if parts.method == Method::POST {
-        messages(&body)
+        match messages(&body) {
+            Some(messages) => messages,
+            None => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json_rpc",
+                    "the request body is not a JSON-RPC message or batch: send a JSON object (or an array of them) with `jsonrpc`, `method` and `params`, each member once",
+                );
+            }
+        }
     } else {
         Vec::new()
     };
@@ -650,9 +729,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 
     let mut req = Request::from_parts(parts, Body::from(body));
     req.extensions_mut().insert(Principal {
-        key_id: record.id.clone(),
-        name: record.name.clone(),
-        scopes: record.scopes.clone(),
+        key: Arc::clone(&record),
         tool_failed,
     });
     let is_delete = req.method() == Method::DELETE;
@@ -734,4 +811,86 @@ pub fn keep_until_sent<T: Send + 'static>(response: Response, value: T) -> Respo
         frame
     });
     Response::from_parts(parts, Body::new(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(body: &str) -> Option<Vec<(String, Option<String>)>> {
+        messages(body.as_bytes())
+    }
+
+    #[test]
+    fn a_call_names_its_tool_and_a_read_its_resource() {
+        assert_eq!(
+            asked(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_servers","arguments":{"datacenter_id":"x","deep":{"a":[1,2,{"b":null}]}}}}"#
+            ),
+            Some(vec![("tools/call".into(), Some("list_servers".into()))])
+        );
+        assert_eq!(
+            asked(
+                r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"ionos://focus"}}"#
+            ),
+            Some(vec![(
+                "resources/read".into(),
+                Some("ionos://focus".into())
+            )])
+        );
+        // Escapes are read as the MCP layer reads them.
+        assert_eq!(
+            asked(r#"{"method":"tools\/call","params":{"name":"suspend\u005fserver"}}"#),
+            Some(vec![("tools/call".into(), Some("suspend_server".into()))])
+        );
+    }
+
+    #[test]
+    fn other_messages_and_batches() {
+        assert_eq!(
+            asked(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"ignored"}}"#),
+            Some(vec![("tools/list".into(), None)])
+        );
+        assert_eq!(
+            asked(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            Some(vec![("response".into(), None)])
+        );
+        assert_eq!(
+            asked(r#" [{"method":"ping"},{"method":"tools/call","params":{"name":"get_server"}}]"#),
+            Some(vec![
+                ("ping".into(), None),
+                ("tools/call".into(), Some("get_server".into()))
+            ])
+        );
+    }
+
+    #[test]
+    fn members_of_other_types_do_not_hide_a_call() {
+        // A `uri` that is not a string leaves the tool name readable: the scope check
+        // still sees the call.
+        assert_eq!(
+            asked(r#"{"method":"tools/call","params":{"name":"suspend_server","uri":5}}"#),
+            Some(vec![("tools/call".into(), Some("suspend_server".into()))])
+        );
+        assert_eq!(
+            asked(r#"{"method":7,"params":{"name":["x"]}}"#),
+            Some(vec![("unknown".into(), None)])
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_message_is_refused_not_guessed() {
+        for body in [
+            "",
+            "not json",
+            "\"tools/call\"",
+            "5",
+            r#"{"method":"tools/call","params":"suspend_server"}"#,
+            r#"{"method":"tools/list","method":"tools/call","params":{"name":"suspend_server"}}"#,
+            r#"{"method":"tools/call","params":{"name":"get_server","name":"suspend_server"}}"#,
+            r#"{"method":"tools/call","params":{"name":"get_server"}} trailing"#,
+        ] {
+            assert_eq!(asked(body), None, "{body}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub mod confirmations;
 pub mod duration;
 pub mod guard;
 pub mod key;
+pub mod key_cache;
 pub mod limits;
 pub mod postgres;
 pub mod rate;

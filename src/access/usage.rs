@@ -1,16 +1,17 @@
-//! Usage recording off the request path: a request hands its [`UsageEvent`] to a queue
-//! and goes on; a task writes the queue to the store in batches.
+//! Usage recording off the request path: a request adds its [`UsageEvent`] to a queue
+//! and goes on; a task takes what has queued up every [`FLUSH_INTERVAL`], or as soon as a
+//! batch is full, and writes it to the store. Adding an event wakes nobody.
 //!
 //! While the store cannot take them (the database is away), events are kept in memory and
 //! written once it can again, retried with a growing pause. What is kept is bounded: past
 //! [`PENDING_CAPACITY`] events the oldest are dropped, counted and logged.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::store::{KeyStore, UsageEvent};
 use crate::metrics::METRICS;
@@ -31,9 +32,34 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
 /// While the store fails, how often the warning is repeated.
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
-enum Message {
-    Event(UsageEvent),
-    Shutdown(oneshot::Sender<()>),
+/// Events recorded and not yet taken by the writer.
+#[derive(Default)]
+struct Queued {
+    events: Vec<UsageEvent>,
+    /// Shutdown has begun: events recorded from now on are dropped and counted.
+    closed: bool,
+}
+
+/// What the recorders and the writer share.
+#[derive(Default)]
+struct Queue {
+    queued: Mutex<Queued>,
+    /// Wakes the writer when a batch is full.
+    batch_full: Notify,
+    counters: Counters,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        self.queued.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Everything queued so far; with `close`, refuses what comes after.
+    fn take(&self, close: bool) -> Vec<UsageEvent> {
+        let mut queued = self.lock();
+        queued.closed |= close;
+        std::mem::take(&mut queued.events)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -59,8 +85,10 @@ const TUNING: Tuning = Tuning {
 /// Queues usage events and writes them in the background.
 #[derive(Clone)]
 pub struct UsageRecorder {
-    tx: mpsc::Sender<Message>,
-    counters: Arc<Counters>,
+    queue: Arc<Queue>,
+    /// Asks the writer to write everything and stop; closed when every recorder is gone,
+    /// which stops the writer too.
+    shutdown: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for UsageRecorder {
@@ -82,13 +110,13 @@ impl UsageRecorder {
     }
 
     fn spawn_tuned(store: Arc<dyn KeyStore>, tuning: Tuning) -> UsageRecorder {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let counters = Arc::new(Counters::default());
+        let (shutdown, shutdown_asked) = mpsc::channel(8);
+        let queue = Arc::new(Queue::default());
         let writer = Writer {
             store,
             pending: VecDeque::new(),
             tuning,
-            counters: Arc::clone(&counters),
+            queue: Arc::clone(&queue),
             reported_full: 0,
             reported_given_up: 0,
             pause: FLUSH_INTERVAL,
@@ -96,16 +124,28 @@ impl UsageRecorder {
             failing_since: None,
             warned_at: None,
         };
-        tokio::spawn(writer.run(rx));
-        UsageRecorder { tx, counters }
+        tokio::spawn(writer.run(shutdown_asked));
+        UsageRecorder { queue, shutdown }
     }
 
-    /// Queues an event. Never waits: when the queue is full the event is dropped and
-    /// counted (see [`UsageRecorder::dropped`]).
+    /// Queues an event. Never waits: when the queue is full, or after shutdown, the event
+    /// is dropped and counted (see [`UsageRecorder::dropped`]).
     pub fn record(&self, event: UsageEvent) {
-        if self.tx.try_send(Message::Event(event)).is_err() {
-            self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        let mut queued = self.queue.lock();
+        if queued.closed || queued.events.len() >= QUEUE_CAPACITY {
+            drop(queued);
+            self.queue
+                .counters
+                .queue_full
+                .fetch_add(1, Ordering::Relaxed);
             METRICS.usage_dropped(1);
+            return;
+        }
+        queued.events.push(event);
+        let full = queued.events.len() == BATCH_SIZE;
+        drop(queued);
+        if full {
+            self.queue.batch_full.notify_one();
         }
     }
 
@@ -114,7 +154,7 @@ impl UsageRecorder {
     /// afterwards are dropped.
     pub async fn shutdown(&self) {
         let (done, written) = oneshot::channel();
-        if self.tx.send(Message::Shutdown(done)).await.is_ok() {
+        if self.shutdown.send(done).await.is_ok() {
             // An error means the task is gone: nothing is left to wait for.
             let _ = written.await;
         }
@@ -123,8 +163,8 @@ impl UsageRecorder {
     /// Events lost so far: the queue was full, more were kept than memory holds while the
     /// store failed, or the store still failed at shutdown.
     pub fn dropped(&self) -> u64 {
-        self.counters.queue_full.load(Ordering::Relaxed)
-            + self.counters.given_up.load(Ordering::Relaxed)
+        let counters = &self.queue.counters;
+        counters.queue_full.load(Ordering::Relaxed) + counters.given_up.load(Ordering::Relaxed)
     }
 }
 
@@ -133,7 +173,7 @@ struct Writer {
     /// Events not yet written, oldest first.
     pending: VecDeque<UsageEvent>,
     tuning: Tuning,
-    counters: Arc<Counters>,
+    queue: Arc<Queue>,
     /// The counts already warned about.
     reported_full: u64,
     reported_given_up: u64,
@@ -146,40 +186,33 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
+    async fn run(mut self, mut shutdown_asked: mpsc::Receiver<oneshot::Sender<()>>) {
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                message = rx.recv() => match message {
-                    Some(Message::Event(event)) => {
-                        self.keep(event);
-                        if self.pending.len() >= BATCH_SIZE && self.may_try() {
-                            self.flush().await;
-                        }
+                asked = shutdown_asked.recv() => {
+                    let mut waiting: Vec<_> = asked.into_iter().collect();
+                    // Refuse new events, then take what is already queued.
+                    shutdown_asked.close();
+                    while let Ok(done) = shutdown_asked.try_recv() {
+                        waiting.push(done);
                     }
-                    Some(Message::Shutdown(done)) => {
-                        let mut waiting = vec![done];
-                        // Refuse new events, then take what is already queued.
-                        rx.close();
-                        while let Ok(message) = rx.try_recv() {
-                            match message {
-                                Message::Event(event) => self.keep(event),
-                                Message::Shutdown(done) => waiting.push(done),
-                            }
-                        }
-                        self.finish().await;
-                        for done in waiting {
-                            let _ = done.send(());
-                        }
-                        return;
+                    self.take_queued(true);
+                    self.finish().await;
+                    for done in waiting {
+                        let _ = done.send(());
                     }
-                    None => {
-                        self.finish().await;
-                        return;
+                    return;
+                }
+                () = self.queue.batch_full.notified() => {
+                    self.take_queued(false);
+                    if self.pending.len() >= BATCH_SIZE && self.may_try() {
+                        self.flush().await;
                     }
-                },
+                }
                 _ = tick.tick() => {
+                    self.take_queued(false);
                     if !self.pending.is_empty() && self.may_try() {
                         self.flush().await;
                     }
@@ -188,11 +221,18 @@ impl Writer {
         }
     }
 
+    /// Moves what the recorders queued to the events to write.
+    fn take_queued(&mut self, close: bool) {
+        for event in self.queue.take(close) {
+            self.keep(event);
+        }
+    }
+
     /// Adds an event to those to write, dropping the oldest beyond the bound.
     fn keep(&mut self, event: UsageEvent) {
         if self.pending.len() >= self.tuning.pending_capacity {
             self.pending.pop_front();
-            self.counters.given_up.fetch_add(1, Ordering::Relaxed);
+            self.queue.counters.given_up.fetch_add(1, Ordering::Relaxed);
             METRICS.usage_dropped(1);
         }
         self.pending.push_back(event);
@@ -261,7 +301,10 @@ impl Writer {
         }
         if !self.pending.is_empty() {
             let lost = self.pending.len() as u64;
-            self.counters.given_up.fetch_add(lost, Ordering::Relaxed);
+            self.queue
+                .counters
+                .given_up
+                .fetch_add(lost, Ordering::Relaxed);
             METRICS.usage_dropped(lost);
             tracing::error!(
                 events = lost,
@@ -274,7 +317,7 @@ impl Writer {
     }
 
     fn warn_about_drops(&mut self) {
-        let full = self.counters.queue_full.load(Ordering::Relaxed);
+        let full = self.queue.counters.queue_full.load(Ordering::Relaxed);
         if full > self.reported_full {
             tracing::warn!(
                 dropped = full - self.reported_full,
@@ -283,7 +326,7 @@ impl Writer {
             );
             self.reported_full = full;
         }
-        let given_up = self.counters.given_up.load(Ordering::Relaxed);
+        let given_up = self.queue.counters.given_up.load(Ordering::Relaxed);
         if given_up > self.reported_given_up {
             tracing::warn!(
                 dropped = given_up - self.reported_given_up,

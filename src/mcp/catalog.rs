@@ -109,5 +109,5 @@ pub fn family(product: &str) -> &'static str {
 
 /// Whether the caller's scopes allow a tool of this product and access.
 pub fn allowed(caller: Option<&Principal>, product: &str, access: Access) -> bool {
-    caller.is_none_or(|p| p.scopes.allows(family(product), Level::from(access)))
+    caller.is_none_or(|p| p.scopes().allows(family(product), Level::from(access)))
 }

@@ -333,7 +333,7 @@ pub fn caller(context: &RequestContext<RoleServer>) -> String {
         .extensions
         .get::<axum::http::request::Parts>()
         .and_then(|p| p.extensions.get::<Principal>())
-        .map_or_else(|| LOCAL_CALLER.to_string(), |p| p.key_id.clone())
+        .map_or_else(|| LOCAL_CALLER.to_string(), |p| p.key_id().to_string())
 }
 
 /// Whether the request declares form elicitation (`elicitation: {}` means form).

@@ -116,7 +116,7 @@ impl IonosServer {
             p.note_tool_error();
             return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                 "API key {} may not call {name}: it needs the scope {}",
-                p.key_id,
+                p.key_id(),
                 crate::access::scopes::Scopes::required(e.family(), Level::from(e.access))
             ))])
             .into());

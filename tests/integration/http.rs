@@ -446,11 +446,48 @@ async fn tools_list_shows_a_key_only_its_scopes_and_other_calls_get_403() {
     assert!(a.message().contains("compute:read"), "{}", a.message());
 
     // A resource of another product is refused the same way.
-    let read = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+    let read_focus = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
         "params": {"uri": "ionos://billing/focus-v1.3", "_meta": modern_meta()}});
-    let a = s.post(Some(dns_key), &read).await;
+    let a = s.post(Some(dns_key), &read_focus).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(a.header("www-authenticate").contains("billing:read"));
+
+    // A call the guard cannot read for certain is refused, not passed on unchecked.
+    let meta = modern_meta();
+    for (body, status, code) in [
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":4,"method":"tools/list","method":"tools/call","params":{{"name":"list_datacenters","_meta":{meta}}}}}"#
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_json_rpc",
+        ),
+        (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"list_datacenters","uri":5,"_meta":{meta}}}}}"#
+            ),
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+        ),
+        (
+            "not json".to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json_rpc",
+        ),
+    ] {
+        let response = reqwest::Client::new()
+            .post(s.url())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {dns_key}"))
+            .body(body.clone())
+            .send()
+            .await
+            .expect("answered");
+        let a = read(response).await;
+        assert_eq!(a.status, status, "{body}: {:?}", a.body);
+        assert_eq!(a.code(), code, "{body}");
+    }
 
     let a = s.call(dns_key, "list_dns_zones").await;
     assert!(a.is_tool_success(), "{:?}", a.body);
