@@ -179,8 +179,9 @@ pub struct Backend {
     /// Per-key call windows and used signatures: in the database for PostgreSQL (shared by
     /// the replicas), in memory for SQLite (one host).
     pub limits: Arc<dyn Limits>,
-    /// Where confirmations of destructive calls are kept (SQLite: the key store, so every
-    /// server on the file honours them); `None` keeps them in each process's memory.
+    /// Where confirmations of destructive calls are kept: the key store, so every server on
+    /// the SQLite file, or every replica on the PostgreSQL database, honours them; `None`
+    /// keeps them in each process's memory.
     pub confirmations: Option<Arc<dyn Confirmations>>,
     pub location: Location,
 }
@@ -214,8 +215,8 @@ pub async fn open(location: &Location) -> Result<Backend, StoreError> {
             let store = PgStore::connect(url).await?;
             Ok(Backend {
                 limits: Arc::new(store.clone()),
+                confirmations: Some(Arc::new(store.clone())),
                 store: Arc::new(store),
-                confirmations: None,
                 location: location.clone(),
             })
         }

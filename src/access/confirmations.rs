@@ -2,9 +2,10 @@
 //! and the nonce inside a sealed MRTR request state. Each is kept (as its SHA-256, never the
 //! token) with what it was issued for, until it is used once or expires.
 //!
-//! [`Confirmations`] is the small interface; the SQLite key store implements it in the same
-//! file as the keys, so a confirmation given through one server is honoured by any other that
-//! uses the store, and [`MemoryConfirmations`] keeps them in the process when there is none.
+//! [`Confirmations`] is the small interface; the SQLite and PostgreSQL key stores implement it
+//! next to the keys, so a confirmation given through one server is honoured by any other that
+//! uses the store (every replica, on PostgreSQL), and [`MemoryConfirmations`] keeps them in the
+//! process when there is none.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -74,6 +75,13 @@ pub trait Confirmations: Send + Sync + std::fmt::Debug + 'static {
     fn sealing_key(&self) -> BoxFuture<'_, Result<Vec<u8>, StoreError>>;
 }
 
+/// How long a used or expired confirmation is kept past its expiry, to say "already used" or
+/// "expired" rather than "unknown".
+pub(crate) const KEPT_SECS: i64 = 3600;
+
+/// The name under which a store keeps the key that seals MRTR request states.
+pub(crate) const SEALING_KEY: &str = "confirmation-sealing-key";
+
 /// The id under which a confirmation secret is kept: its SHA-256, hex.
 pub fn id_of(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -140,7 +148,7 @@ impl Confirmations for MemoryConfirmations {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = super::now();
         // Used or expired records are kept an hour, to say "already used" or "expired".
-        records.retain(|_, (_, expires, _)| *expires + 3600 > now);
+        records.retain(|_, (_, expires, _)| *expires + KEPT_SECS > now);
         records.insert(id, (binding, expires_at, false));
         Box::pin(async { Ok(()) })
     }

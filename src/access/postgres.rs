@@ -1,7 +1,8 @@
 //! The PostgreSQL key store: one database that every replica of a deployment and the CLI use
-//! at once. It holds what the SQLite store holds (keys, revocations, usage) and, since the
-//! replicas must agree on them, the per-key call windows and the used request signatures
-//! (see `limits`). Only the SHA-256 of each key and its display prefix are written.
+//! at once. It holds what the SQLite store holds (keys, revocations, usage, confirmations of
+//! destructive calls and the key sealing MRTR states) and, since the replicas must agree on
+//! them, the per-key call windows and the used request signatures (see `limits`). Only the
+//! SHA-256 of each key and its display prefix are written, and of each confirmation secret.
 //!
 //! Connections: a few shared ones carry the single statements of the request path (they
 //! pipeline concurrent queries), one more carries transactions. A connection that breaks is
@@ -19,6 +20,9 @@ use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
 
 use super::BoxFuture;
 use super::backend::PgUrl;
+use super::confirmations::{
+    Binding, Confirmations, KEPT_SECS, Redeemed, SEALING_KEY, decide, random_key,
+};
 use super::key::KeyHash;
 use super::limits::Limits;
 use super::rate::{RateDecision, window};
@@ -75,6 +79,19 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT NOT NULL
     );
     CREATE INDEX used_signatures_expires_at ON used_signatures(expires_at);",
+    // 2: single-use confirmations of destructive calls, and the secret sealing MRTR states,
+    // shared by every replica (as in the SQLite store's step 2).
+    "CREATE TABLE confirmations (
+        id TEXT PRIMARY KEY,
+        binding TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+    );
+    CREATE INDEX confirmations_expires_at ON confirmations(expires_at);
+    CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value BYTEA NOT NULL
+    );",
 ];
 
 /// The table that records which steps were applied.
@@ -93,6 +110,13 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// After a failed connection attempt, operations fail at once for this long instead of each
 /// trying again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+
+/// At most this many confirmations past their keeping time are deleted when one is issued:
+/// each issue adds one row, so they cannot pile up, and no issue waits for another replica's
+/// deletions.
+const CONFIRMATION_SWEEP: i64 = 100;
+/// How often `redeem` reads a confirmation again when it changed between the read and the use.
+const REDEEM_ATTEMPTS: usize = 3;
 
 /// The columns a [`KeyRecord`] is read from, in [`read_key`]'s order.
 const KEY_COLUMNS: &str = "id, name, prefix, scopes, created_at, expires_at, revoked_at, \
@@ -881,5 +905,208 @@ impl Limits for PgStore {
                 Ok(row.is_some())
             })
         }))
+    }
+}
+
+fn binding_error(e: serde_json::Error) -> StoreError {
+    StoreError::Invalid(format!("confirmation binding: {e}"))
+}
+
+impl Confirmations for PgStore {
+    fn issue(
+        &self,
+        id: String,
+        binding: Binding,
+        expires_at: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let text = serde_json::to_string(&binding).map_err(binding_error)?;
+            // Used or expired ones are kept an hour, to say "already used" or "expired".
+            let forgotten_before = super::now() - KEPT_SECS;
+            self.on_shared(move |conn| {
+                Box::pin(async move {
+                    conn.client
+                        .execute(
+                            "DELETE FROM confirmations WHERE id IN (SELECT id FROM confirmations                              WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                            &[&forgotten_before, &CONFIRMATION_SWEEP],
+                        )
+                        .await?;
+                    conn.client
+                        .execute(
+                            "INSERT INTO confirmations (id, binding, expires_at, used_at)                              VALUES ($1, $2, $3, NULL) ON CONFLICT (id) DO UPDATE                              SET binding = EXCLUDED.binding, expires_at = EXCLUDED.expires_at,                              used_at = NULL",
+                            &[&id, &text, &expires_at],
+                        )
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    }
+
+    /// The decision is made on the row as read; the use is recorded by an update that only
+    /// matches the row still unused and unchanged. Of two replicas using a confirmation at
+    /// once, one update matches; the other finds the row changed, reads it again and answers
+    /// `AlreadyUsed`.
+    fn redeem(
+        &self,
+        id: String,
+        binding: Binding,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Redeemed, StoreError>> {
+        Box::pin(self.on_shared(move |conn| {
+            Box::pin(async move {
+                for _ in 0..REDEEM_ATTEMPTS {
+                    let row = conn
+                        .client
+                        .query_opt(
+                            "SELECT binding, expires_at, used_at FROM confirmations WHERE id = $1",
+                            &[&id],
+                        )
+                        .await?;
+                    let Some(row) = row else {
+                        return Ok(Redeemed::Unknown);
+                    };
+                    let text: String = row.try_get(0)?;
+                    let expires_at: i64 = row.try_get(1)?;
+                    let used_at: Option<i64> = row.try_get(2)?;
+                    let stored: Binding = serde_json::from_str(&text).map_err(binding_error)?;
+                    let (outcome, mark) =
+                        decide(&stored, expires_at, used_at.is_some(), &binding, now);
+                    if !mark {
+                        return Ok(outcome);
+                    }
+                    let marked = conn
+                        .client
+                        .query_opt(
+                            "UPDATE confirmations SET used_at = $2 WHERE id = $1                              AND used_at IS NULL AND binding = $3 AND expires_at = $4 RETURNING 1",
+                            &[&id, &now, &text, &expires_at],
+                        )
+                        .await?;
+                    if marked.is_some() {
+                        return Ok(outcome);
+                    }
+                }
+                // Changed under every attempt: refused, never let through.
+                Ok(Redeemed::AlreadyUsed)
+            })
+        }))
+    }
+
+    fn sealing_key(&self) -> BoxFuture<'_, Result<Vec<u8>, StoreError>> {
+        Box::pin(async move {
+            let fresh = random_key()?;
+            self.on_shared(move |conn| {
+                Box::pin(async move {
+                    // The first server to ask makes it; every other reads that one.
+                    conn.client
+                        .execute(
+                            "INSERT INTO secrets (name, value) VALUES ($1, $2)                              ON CONFLICT (name) DO NOTHING",
+                            &[&SEALING_KEY, &fresh],
+                        )
+                        .await?;
+                    let row = conn
+                        .client
+                        .query_one("SELECT value FROM secrets WHERE name = $1", &[&SEALING_KEY])
+                        .await?;
+                    Ok(row.try_get::<_, Vec<u8>>(0)?)
+                })
+            })
+            .await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::backend::Location;
+    use super::super::confirmations::id_of;
+    use super::super::store::NewKey;
+    use super::super::test_support::PgTestDb;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_of_the_first_schema_gains_confirmations_and_keeps_its_keys() {
+        let Some(db) = PgTestDb::create("first_schema").await else {
+            return;
+        };
+        // As a release before confirmations left it.
+        let mut client = db.connect().await;
+        assert_eq!(
+            migrate(&mut client, &MIGRATIONS[..1]).await.ok(),
+            Some(1),
+            "the first step applies"
+        );
+        let Location::Postgres(url) = &db.location else {
+            unreachable!("a PostgreSQL test database")
+        };
+        let old = PgStore::connect(url).await.expect("opens");
+        let issued = old.create(NewKey::named("ci")).await.expect("created");
+        drop(old);
+
+        let store = PgStore::connect(url).await.expect("migrates");
+        let versions: Vec<i32> = client
+            .query(
+                &format!("SELECT version FROM {SCHEMA_TABLE} ORDER BY version"),
+                &[],
+            )
+            .await
+            .expect("versions")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, (1..=MIGRATIONS.len() as i32).collect::<Vec<_>>());
+        assert_eq!(store.get(issued.record.id.clone()).await, Ok(issued.record));
+        let binding = Binding {
+            caller: "key_1".into(),
+            tool: "stop_server".into(),
+            args: "digest".into(),
+            label: String::new(),
+        };
+        store
+            .issue(
+                id_of("ct_after_upgrade"),
+                binding.clone(),
+                super::super::now() + 60,
+            )
+            .await
+            .expect("issued");
+        assert_eq!(
+            store
+                .redeem(id_of("ct_after_upgrade"), binding, super::super::now())
+                .await,
+            Ok(Redeemed::Valid)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_confirmation_is_an_error_not_a_panic() {
+        let Some(db) = PgTestDb::create("bad_binding").await else {
+            return;
+        };
+        let Location::Postgres(url) = &db.location else {
+            unreachable!("a PostgreSQL test database")
+        };
+        let store = PgStore::connect(url).await.expect("opens");
+        let client = db.connect().await;
+        client
+            .execute(
+                "INSERT INTO confirmations (id, binding, expires_at) VALUES ($1, 'not json', $2)",
+                &[&id_of("ct_bad"), &(super::super::now() + 60)],
+            )
+            .await
+            .expect("inserted");
+        let binding = Binding {
+            caller: "key_1".into(),
+            tool: "stop_server".into(),
+            args: "digest".into(),
+            label: String::new(),
+        };
+        let err = store
+            .redeem(id_of("ct_bad"), binding, super::super::now())
+            .await
+            .expect_err("unreadable");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+        assert!(err.to_string().contains("confirmation binding"), "{err}");
     }
 }

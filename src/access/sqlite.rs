@@ -10,7 +10,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use super::BoxFuture;
-use super::confirmations::{Binding, Confirmations, Redeemed, decide, random_key};
+use super::confirmations::{
+    Binding, Confirmations, KEPT_SECS, Redeemed, SEALING_KEY, decide, random_key,
+};
 use super::key::KeyHash;
 use super::store::{
     Bucket, IssuedKey, KeyRecord, KeyStore, NewKey, NewRow, StoreError, StoredKey, ToolUsage,
@@ -437,9 +439,6 @@ fn report(
     })
 }
 
-/// The `secrets` row holding the key that seals MRTR request states.
-const SEALING_KEY: &str = "confirmation-sealing-key";
-
 impl Confirmations for SqliteStore {
     fn issue(
         &self,
@@ -456,7 +455,7 @@ impl Confirmations for SqliteStore {
             // Used or expired ones are kept an hour, to say "already used" or "expired".
             tx.execute(
                 "DELETE FROM confirmations WHERE expires_at < ?1",
-                params![super::now() - 3600],
+                params![super::now() - KEPT_SECS],
             )
             .map_err(db)?;
             tx.execute(

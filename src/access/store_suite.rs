@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::backend::{self, Backend, Location};
+use super::confirmations::{Binding, Confirmations, KEPT_SECS, Redeemed, id_of};
 use super::key::ApiKey;
 use super::limits::Limits;
 use super::now;
@@ -48,6 +49,14 @@ impl TestDb {
     async fn open(&self) -> Arc<dyn KeyStore> {
         self.backend().await.store
     }
+
+    /// The confirmations kept on the database; each call opens another store.
+    async fn confirmations(&self) -> Arc<dyn Confirmations> {
+        self.backend()
+            .await
+            .confirmations
+            .unwrap_or_else(|| panic!("{} keeps no confirmations", self.location().shown()))
+    }
 }
 
 /// Each test of the suite, once per store.
@@ -86,6 +95,9 @@ store_suite!(
     large_usage_batches_are_written_whole,
     limits_count_calls_per_key_and_window,
     limits_refuse_a_signature_used_before,
+    confirmations_are_used_once_and_only_for_their_call,
+    confirmations_are_forgotten_an_hour_after_they_expire,
+    a_confirmation_used_at_once_through_two_stores_is_valid_once,
 );
 
 fn new_key(name: &str) -> NewKey {
@@ -527,6 +539,147 @@ pub(super) async fn limits_refuse_a_signature_used_before(db: &TestDb) {
     assert_eq!(limits.first_use([7; 32], later).await, Ok(false));
 }
 
+fn binding(caller: &str, args: &str) -> Binding {
+    Binding {
+        caller: caller.into(),
+        tool: "stop_server".into(),
+        args: args.into(),
+        label: format!("server {args}"),
+    }
+}
+
+pub(super) async fn confirmations_are_used_once_and_only_for_their_call(db: &TestDb) {
+    // Two stores, as two servers on the database would open them.
+    let a = db.confirmations().await;
+    let b = db.confirmations().await;
+    let key = a.sealing_key().await.expect("sealing key");
+    assert_eq!(key.len(), 32);
+    assert_eq!(b.sealing_key().await.expect("sealing key"), key);
+    assert_eq!(a.sealing_key().await.expect("sealing key"), key);
+
+    let t = now();
+    let id = id_of("ct_shared");
+    a.issue(id.clone(), binding("key_1", "web-01"), t + 300)
+        .await
+        .expect("issued");
+    let redeem = |store: &Arc<dyn Confirmations>, b: Binding, at: i64| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.redeem(id, b, at).await }
+    };
+    // Refusals leave it untouched.
+    assert_eq!(
+        redeem(&b, binding("key_2", "web-01"), t).await,
+        Ok(Redeemed::OtherCaller)
+    );
+    let mut other_tool = binding("key_1", "web-01");
+    other_tool.tool = "reboot_server".into();
+    assert_eq!(
+        redeem(&b, other_tool, t).await,
+        Ok(Redeemed::OtherTarget {
+            label: "server web-01".into()
+        })
+    );
+    assert_eq!(
+        redeem(&b, binding("key_1", "web-02"), t).await,
+        Ok(Redeemed::OtherTarget {
+            label: "server web-01".into()
+        })
+    );
+    assert_eq!(
+        redeem(&b, binding("key_1", "web-01"), t + 300).await,
+        Ok(Redeemed::Expired)
+    );
+    // The label the caller brings does not matter; caller, tool and arguments do.
+    let mut asked = binding("key_1", "web-01");
+    asked.label = String::new();
+    assert_eq!(redeem(&b, asked.clone(), t).await, Ok(Redeemed::Valid));
+    assert_eq!(
+        redeem(&a, asked.clone(), t).await,
+        Ok(Redeemed::AlreadyUsed)
+    );
+    assert_eq!(
+        redeem(&b, asked.clone(), t).await,
+        Ok(Redeemed::AlreadyUsed)
+    );
+    assert_eq!(
+        a.redeem(id_of("ct_never_issued"), asked, t).await,
+        Ok(Redeemed::Unknown)
+    );
+}
+
+pub(super) async fn confirmations_are_forgotten_an_hour_after_they_expire(db: &TestDb) {
+    let store = db.confirmations().await;
+    let t = now();
+    let long_gone = id_of("ct_long_gone");
+    let just_expired = id_of("ct_just_expired");
+    store
+        .issue(long_gone.clone(), binding("key_1", "a"), t - KEPT_SECS - 60)
+        .await
+        .expect("issued");
+    // Until the next issue, it is still known as expired.
+    assert_eq!(
+        store
+            .redeem(long_gone.clone(), binding("key_1", "a"), t)
+            .await,
+        Ok(Redeemed::Expired)
+    );
+    // Issuing another forgets it; one expired within the hour is kept.
+    store
+        .issue(just_expired.clone(), binding("key_1", "a"), t - 60)
+        .await
+        .expect("issued");
+    store
+        .issue(id_of("ct_fresh"), binding("key_1", "a"), t + 300)
+        .await
+        .expect("issued");
+    assert_eq!(
+        store.redeem(long_gone, binding("key_1", "a"), t).await,
+        Ok(Redeemed::Unknown)
+    );
+    assert_eq!(
+        store.redeem(just_expired, binding("key_1", "a"), t).await,
+        Ok(Redeemed::Expired)
+    );
+    assert_eq!(
+        store
+            .redeem(id_of("ct_fresh"), binding("key_1", "a"), t)
+            .await,
+        Ok(Redeemed::Valid)
+    );
+}
+
+pub(super) async fn a_confirmation_used_at_once_through_two_stores_is_valid_once(db: &TestDb) {
+    let stores = [db.confirmations().await, db.confirmations().await];
+    let t = now();
+    for round in 0..4 {
+        let id = id_of(&format!("ct_race_{round}"));
+        stores[0]
+            .issue(id.clone(), binding("key_1", "a"), t + 300)
+            .await
+            .expect("issued");
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                let id = id.clone();
+                tokio::spawn(async move { store.redeem(id, binding("key_1", "a"), t).await })
+            })
+            .collect();
+        let mut valid = 0;
+        for attempt in attempts {
+            match attempt.await.expect("task").expect("redeemed") {
+                Redeemed::Valid => valid += 1,
+                Redeemed::AlreadyUsed => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            valid, 1,
+            "round {round}: used once, whichever store was first"
+        );
+    }
+}
+
 /// A PostgreSQL database for a test that only PostgreSQL can run.
 async fn postgres(tag: &str) -> Option<TestDb> {
     PgTestDb::create(tag).await.map(TestDb::Postgres)
@@ -717,4 +870,19 @@ async fn the_database_never_holds_a_key() {
         assert!(!dump.contains(&key.expose()[12..]), "a key is stored");
         assert!(dump.contains(&key.display_prefix()));
     }
+
+    // Nor a confirmation's secret: only its SHA-256.
+    let secret = "ct_Secret-Confirmation-1";
+    db.confirmations()
+        .await
+        .issue(id_of(secret), binding("key_1", "a"), now() + 300)
+        .await
+        .expect("issued");
+    let rows = client
+        .query("SELECT row_to_json(c)::text FROM confirmations c", &[])
+        .await
+        .expect("rows");
+    let dump: String = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    assert!(dump.contains(&id_of(secret)), "{dump}");
+    assert!(!dump.contains(secret), "a confirmation secret is stored");
 }

@@ -1,9 +1,9 @@
 //! Several replicas on one PostgreSQL database: two server processes (the built binary) share
 //! the per-key rate, see a revocation or rotation made with the CLI within a second, refuse a
-//! signature already used on the other, and add their usage up; a replica that loses the
-//! database mid-run refuses with 503, lets calls in flight finish, keeps their usage and writes
-//! it when the database returns, and recovers by itself (a TCP proxy in the test is cut, as a
-//! network fault would cut it).
+//! signature already used on the other, add their usage up, and honour, once, a confirmation
+//! given through the other; a replica that loses the database mid-run refuses with 503, lets
+//! calls in flight finish, keeps their usage and writes it when the database returns, and
+//! recovers by itself (a TCP proxy in the test is cut, as a network fault would cut it).
 //!
 //! These tests need `IONOS_MCP_TEST_POSTGRES` (a PostgreSQL URL whose user may create
 //! databases; `.ci/run` starts a server and sets it) and are skipped, saying so, without it.
@@ -173,10 +173,16 @@ struct Replica {
 
 impl Replica {
     async fn start(db: &str) -> Replica {
+        Replica::start_with(db, &[]).await
+    }
+
+    /// A replica with `env` set in its environment.
+    async fn start_with(db: &str, env: &[(&str, &str)]) -> Replica {
         let dir = TempDir::new("replica");
         let port = free_port();
         let stderr = dir.path().join("stderr");
         let child = binary()
+            .envs(env.iter().copied())
             .args(["--demo", "serve", "--transport", "http", "--db", db])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
@@ -455,6 +461,149 @@ async fn two_replicas_share_the_rate_revocations_signatures_and_usage() {
         Some(90 - ok as u64),
         "{usage}"
     );
+}
+
+/// A 2026-07-28 `tools/call` of `tool` with `args`, from a client that declares form
+/// elicitation when `form`.
+fn power_call(tool: &str, args: &Value, form: bool) -> Value {
+    let capabilities = if form {
+        json!({"elicitation": {"form": {}}})
+    } else {
+        json!({})
+    };
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+        },
+        "name": tool,
+        "arguments": args,
+    }})
+}
+
+/// A data center and two of its running servers in the demo account.
+const PROD: &str = "b5634021-a867-4b94-a0ff-eafb37fd3e19";
+const WEB01: &str = "f08daf45-aff9-46b7-8327-9da5be749620";
+const WEB02: &str = "12162318-0bc5-411c-b04a-496db641b374";
+
+#[tokio::test]
+async fn a_confirmation_given_through_one_replica_is_honoured_once_by_the_other() {
+    let Some(db) = TestDatabase::create("confirm").await else {
+        return;
+    };
+    let ops = keys(&db.url, &["create", "--name", "ops"]);
+    let key = ops["key"].as_str().expect("key").to_string();
+    let other = keys(&db.url, &["create", "--name", "other"]);
+    let other_key = other["key"].as_str().expect("key").to_string();
+    let destructive = [("IONOS_MCP_TOOL_SCOPE", "destructive")];
+    let (a, b) = tokio::join!(
+        Replica::start_with(&db.url, &destructive),
+        Replica::start_with(&db.url, &destructive)
+    );
+    let client = reqwest::Client::new();
+
+    // A preview with a token from A.
+    let args = json!({"datacenter_id": PROD, "server_id": WEB01});
+    let preview = post_to(
+        &client,
+        &a.url,
+        Some(&key),
+        &power_call("stop_server", &args, false),
+        &[],
+    )
+    .await;
+    let token = preview
+        .body
+        .pointer("/result/structuredContent/confirmation_token")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("a preview with a token: {:?}", preview.body))
+        .to_string();
+    let mut confirmed = args.clone();
+    confirmed["confirmation_token"] = json!(token);
+    let confirmed = power_call("stop_server", &confirmed, false);
+
+    // B refuses it to another key, and carries it out for the key it was issued to, once.
+    let refused = post_to(&client, &b.url, Some(&other_key), &confirmed, &[]).await;
+    assert_eq!(
+        refused.body.pointer("/result/isError"),
+        Some(&json!(true)),
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused.body.to_string().contains("not issued to you"),
+        "{:?}",
+        refused.body
+    );
+    let done = post_to(&client, &b.url, Some(&key), &confirmed, &[]).await;
+    assert_eq!(
+        done.body.pointer("/result/structuredContent/status"),
+        Some(&json!("DONE")),
+        "{:?}",
+        done.body
+    );
+    for replica in [&a, &b] {
+        let again = post_to(&client, &replica.url, Some(&key), &confirmed, &[]).await;
+        assert_eq!(
+            again.body.pointer("/result/isError"),
+            Some(&json!(true)),
+            "{:?}",
+            again.body
+        );
+        assert!(
+            again.body.to_string().contains("already used"),
+            "{:?}",
+            again.body
+        );
+    }
+
+    // A sealed MRTR state from A opens on B (one sealing key for both), once.
+    let args = json!({"datacenter_id": PROD, "server_id": WEB02});
+    let asked = post_to(
+        &client,
+        &a.url,
+        Some(&key),
+        &power_call("reboot_server", &args, true),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        asked.body.pointer("/result/resultType"),
+        Some(&json!("input_required")),
+        "{:?}",
+        asked.body
+    );
+    let state = asked
+        .body
+        .pointer("/result/requestState")
+        .and_then(Value::as_str)
+        .expect("a request state")
+        .to_string();
+    let mut retry = power_call("reboot_server", &args, true);
+    retry["params"]["requestState"] = json!(state);
+    retry["params"]["inputResponses"] =
+        json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    let done = post_to(&client, &b.url, Some(&key), &retry, &[]).await;
+    assert_eq!(
+        done.body.pointer("/result/structuredContent/status"),
+        Some(&json!("DONE")),
+        "{:?}",
+        done.body
+    );
+    let replayed = post_to(&client, &a.url, Some(&key), &retry, &[]).await;
+    assert_eq!(
+        replayed.body.pointer("/result/isError"),
+        Some(&json!(true)),
+        "{:?}",
+        replayed.body
+    );
+    assert!(
+        replayed.body.to_string().contains("already used"),
+        "{:?}",
+        replayed.body
+    );
+    a.stop();
+    b.stop();
 }
 
 /// A TCP proxy in front of the database that the test can cut and restore.
