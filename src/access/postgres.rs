@@ -927,13 +927,17 @@ impl Confirmations for PgStore {
                 Box::pin(async move {
                     conn.client
                         .execute(
-                            "DELETE FROM confirmations WHERE id IN (SELECT id FROM confirmations                              WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                            "DELETE FROM confirmations WHERE id IN (SELECT id FROM confirmations \
+                             WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                             &[&forgotten_before, &CONFIRMATION_SWEEP],
                         )
                         .await?;
                     conn.client
                         .execute(
-                            "INSERT INTO confirmations (id, binding, expires_at, used_at)                              VALUES ($1, $2, $3, NULL) ON CONFLICT (id) DO UPDATE                              SET binding = EXCLUDED.binding, expires_at = EXCLUDED.expires_at,                              used_at = NULL",
+                            "INSERT INTO confirmations (id, binding, expires_at, used_at) \
+                             VALUES ($1, $2, $3, NULL) ON CONFLICT (id) DO UPDATE \
+                             SET binding = EXCLUDED.binding, expires_at = EXCLUDED.expires_at, \
+                             used_at = NULL",
                             &[&id, &text, &expires_at],
                         )
                         .await?;
@@ -979,7 +983,8 @@ impl Confirmations for PgStore {
                     let marked = conn
                         .client
                         .query_opt(
-                            "UPDATE confirmations SET used_at = $2 WHERE id = $1                              AND used_at IS NULL AND binding = $3 AND expires_at = $4 RETURNING 1",
+                            "UPDATE confirmations SET used_at = $2 WHERE id = $1 \
+                             AND used_at IS NULL AND binding = $3 AND expires_at = $4 RETURNING 1",
                             &[&id, &now, &text, &expires_at],
                         )
                         .await?;
@@ -1001,7 +1006,8 @@ impl Confirmations for PgStore {
                     // The first server to ask makes it; every other reads that one.
                     conn.client
                         .execute(
-                            "INSERT INTO secrets (name, value) VALUES ($1, $2)                              ON CONFLICT (name) DO NOTHING",
+                            "INSERT INTO secrets (name, value) VALUES ($1, $2) \
+                             ON CONFLICT (name) DO NOTHING",
                             &[&SEALING_KEY, &fresh],
                         )
                         .await?;
