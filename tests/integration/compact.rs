@@ -8,7 +8,7 @@ use ionos_mcp::simulator::DEMO_TOKEN;
 use ionos_mcp::tools::table::{self, Paging, ToolSpec};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, is_error, secrets_in, text};
+use crate::support::{Harness, is_error, secrets_in, text, with_common};
 
 /// Every read tool's call (calls.rs), and the S3 lists that are compacted.
 fn calls() -> Vec<(&'static str, Value)> {
@@ -329,27 +329,6 @@ async fn activity_events_are_plain_and_filters_still_apply() {
         hits[0].pointer("/_source/principal/identity/username"),
         Some(&json!("dev@example-shop.de"))
     );
-}
-
-/// The items of `list` with the values stated once under `common.<list>` put back.
-fn with_common(answer: &Value, list: &str) -> Vec<Value> {
-    let shared = answer
-        .pointer(&format!("/common/{list}"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let items = answer[list].as_array().cloned().unwrap_or_default();
-    items
-        .into_iter()
-        .map(|mut item| {
-            for (k, v) in &shared {
-                if item.get(k).is_none() {
-                    item[k] = v.clone();
-                }
-            }
-            item
-        })
-        .collect()
 }
 
 #[tokio::test]
