@@ -105,6 +105,22 @@ pub struct Shape {
     /// A list re-made as plain items, picked from each element by JSON pointers.
     #[serde(default)]
     pub unwrap: Option<Unwrap>,
+    /// Values most items of a list share, stated once under the answer's `common` instead of in
+    /// each item (applied after `unwrap` and `drop`, so its pointers name the answer they leave).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub common: Vec<Common>,
+}
+
+/// The fields of the items of `list` whose most frequent value, when more than half of the
+/// items have it, moves to `common.<list's member name>.<field>`; items with another value keep
+/// theirs, and a field that some item lacks stays where it is.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Common {
+    /// JSON pointer of the list in the answer.
+    pub list: String,
+    /// Member names of the items.
+    pub fields: Vec<String>,
 }
 
 /// Replaces the list at `list` by the top-level member `to`, whose items hold `fields`.

@@ -11,7 +11,11 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{Diagnostics, closest};
-use crate::manifest::{Shape, Unwrap};
+use crate::manifest::{Common, Shape, Unwrap};
+
+/// The top-level member of a compact answer that holds the values its lists' items share
+/// (`src/tools/compact.rs` writes it).
+pub const COMMON: &str = "common";
 
 /// A response schema of one tool of the product, for checking the product's rules.
 pub struct Response<'a> {
@@ -43,18 +47,38 @@ pub fn effective(shape: &Shape, schema: &Value) -> Option<Shape> {
         .cloned()
         .collect();
     let collections = shape.collections && has_collections(&unwrapped);
-    if drop.is_empty() && !collections && unwrap.is_none() {
+    // The shared values are taken from the fields the schema's list items declare.
+    let common: Vec<Common> = shape
+        .common
+        .iter()
+        .filter_map(|c| {
+            let items = list_items(&unwrapped, &c.list)?;
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .filter(|f| item_field(items, f).is_some())
+                .cloned()
+                .collect();
+            (!fields.is_empty()).then(|| Common {
+                list: c.list.clone(),
+                fields,
+            })
+        })
+        .collect();
+    if drop.is_empty() && !collections && unwrap.is_none() && common.is_empty() {
         return None;
     }
     Some(Shape {
         drop,
         collections,
         unwrap,
+        common,
     })
 }
 
 /// The response schema as the rules leave the answer: unwrapped, dropped properties gone,
-/// list wrappers without their own `id` and `type`.
+/// list wrappers without their own `id` and `type`, and `common` holding, per list, the
+/// fields its items may share (they stay declared in the items, which keep other values).
 pub fn schema(shape: &Shape, schema: &Value) -> Value {
     let mut out = match &shape.unwrap {
         Some(u) => unwrap_schema(u, schema),
@@ -62,7 +86,43 @@ pub fn schema(shape: &Shape, schema: &Value) -> Value {
     };
     let rules = DropRules::new(&shape.drop);
     strip_schema(&mut out, None, &rules, shape.collections);
+    let mut shared = Map::new();
+    for c in &shape.common {
+        let Some(items) = list_items(&out, &c.list) else {
+            continue;
+        };
+        let fields: Map<String, Value> = c
+            .fields
+            .iter()
+            .filter_map(|f| Some((f.clone(), item_field(items, f)?.clone())))
+            .collect();
+        if !fields.is_empty() {
+            shared.insert(
+                list_name(&c.list),
+                json!({"type": "object", "properties": fields}),
+            );
+        }
+    }
+    if !shared.is_empty()
+        && let Some(Value::Object(props)) = out.get_mut("properties")
+    {
+        props.insert(
+            COMMON.into(),
+            json!({"type": "object", "properties": shared}),
+        );
+    }
     out
+}
+
+/// The schema of the member `field` of a list's items.
+fn item_field<'a>(items: &'a Value, field: &str) -> Option<&'a Value> {
+    items.get("properties")?.get(field)
+}
+
+/// The member name a list pointer ends in (`/hits/hits` -> `hits`).
+fn list_name(pointer: &str) -> String {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    last.replace("~1", "/").replace("~0", "~")
 }
 
 /// Checks a product's `shape` against the response schemas of its tools: every rule must apply
@@ -121,6 +181,106 @@ pub fn validate(pkey: &str, shape: &Shape, responses: &[Response], diags: &mut D
     }
     if let Some(u) = &shape.unwrap {
         validate_unwrap(&key, u, responses, diags);
+    }
+    if !shape.common.is_empty() {
+        validate_common(&key, shape, responses, diags);
+    }
+}
+
+/// Every `common` list must be a list of some answer as unwrapping leaves it, every field a
+/// member of its items there, and no such answer may have a `common` of its own.
+fn validate_common(key: &str, shape: &Shape, responses: &[Response], diags: &mut Diagnostics) {
+    let key = format!("{key}.common");
+    let answers: Vec<(&Response, Value)> = responses
+        .iter()
+        .map(|r| {
+            let unwrapped = match &shape.unwrap {
+                Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
+                _ => r.schema.clone(),
+            };
+            (r, unwrapped)
+        })
+        .collect();
+    for (i, c) in shape.common.iter().enumerate() {
+        let key = format!("{key}[{i}]");
+        if !c.list.starts_with('/') {
+            diags.push(
+                format!("{key}.list"),
+                None,
+                format!("`{}` is not a JSON pointer", c.list),
+                Some("pointers start with `/`, e.g. /Contents".into()),
+            );
+            continue;
+        }
+        if c.fields.is_empty() {
+            diags.push(
+                format!("{key}.fields"),
+                None,
+                "no fields are named",
+                Some("e.g. {list: /Contents, fields: [StorageClass]}".into()),
+            );
+            continue;
+        }
+        let lists: Vec<(&Response, &Value, &Value)> = answers
+            .iter()
+            .filter_map(|(r, a)| Some((*r, a, list_items(a, &c.list)?)))
+            .collect();
+        if lists.is_empty() {
+            let hint = answers
+                .iter()
+                .filter_map(|(_, a)| resolve(a, &c.list).err())
+                .max_by_key(|miss| miss.matched)
+                .map(|miss| miss.hint())
+                .unwrap_or_else(|| "no tool of the product answers a list there".into());
+            diags.push(
+                format!("{key}.list"),
+                None,
+                format!(
+                    "no answer of the product's tools has a list at `{}`",
+                    c.list
+                ),
+                Some(hint),
+            );
+            continue;
+        }
+        for (r, answer, _) in &lists {
+            if answer.pointer(&format!("/properties/{COMMON}")).is_some() {
+                diags.push(
+                    format!("{key}.list"),
+                    None,
+                    format!(
+                        "the answer of `{}` ({}) has a member `{COMMON}` already",
+                        r.operation, r.key
+                    ),
+                    Some("shared values could not be told from the API's own member".into()),
+                );
+            }
+        }
+        for f in &c.fields {
+            if !lists
+                .iter()
+                .any(|(_, _, items)| item_field(items, f).is_some())
+            {
+                let offered: BTreeSet<&str> = lists
+                    .iter()
+                    .filter_map(|(_, _, items)| items.get("properties")?.as_object())
+                    .flat_map(|p| p.keys().map(String::as_str))
+                    .collect();
+                let near = closest(f, offered.iter().copied());
+                diags.push(
+                    format!("{key}.fields"),
+                    None,
+                    format!("the items of `{}` have no member `{f}`", c.list),
+                    Some(match near.first() {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!(
+                            "they have: {}",
+                            offered.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                    }),
+                );
+            }
+        }
     }
 }
 
@@ -421,7 +581,7 @@ mod tests {
         Shape {
             drop: drop.iter().map(|s| s.to_string()).collect(),
             collections,
-            unwrap: None,
+            ..Shape::default()
         }
     }
 
@@ -476,5 +636,86 @@ mod tests {
                 "total": {"type": "integer"}
             }})
         );
+    }
+
+    #[test]
+    fn shared_values_are_declared_under_common_and_stay_declared_in_the_items() {
+        let s = json!({"type": "object", "properties": {
+            "Name": {"type": "string"},
+            "Contents": {"type": "array", "items": {"type": "object", "properties": {
+                "Key": {"type": "string"},
+                "ETag": {"type": "string"},
+                "StorageClass": {"type": "string"}
+            }}}
+        }});
+        let sh = Shape {
+            drop: vec!["Contents.ETag".into()],
+            common: vec![Common {
+                list: "/Contents".into(),
+                fields: vec!["StorageClass".into(), "ETag".into(), "Owner".into()],
+            }],
+            ..Shape::default()
+        };
+        let e = effective(&sh, &s).expect("applies");
+        // Only the fields the items declare; a dropped one is not shared either.
+        assert_eq!(e.common[0].fields, vec!["StorageClass", "ETag"]);
+        assert_eq!(
+            schema(&e, &s),
+            json!({"type": "object", "properties": {
+                "Name": {"type": "string"},
+                "Contents": {"type": "array", "items": {"type": "object", "properties": {
+                    "Key": {"type": "string"},
+                    "StorageClass": {"type": "string"}
+                }}},
+                "common": {"type": "object", "properties": {
+                    "Contents": {"type": "object", "properties": {"StorageClass": {"type": "string"}}}
+                }}
+            }})
+        );
+        let other = Shape {
+            common: vec![Common {
+                list: "/Versions".into(),
+                fields: vec!["StorageClass".into()],
+            }],
+            ..Shape::default()
+        };
+        assert!(effective(&other, &s).is_none());
+    }
+
+    #[test]
+    fn common_rules_that_name_nothing_fail() {
+        let s = json!({"type": "object", "properties": {
+            "Contents": {"type": "array", "items": {"type": "object", "properties": {
+                "StorageClass": {"type": "string"}
+            }}}
+        }});
+        let responses = [Response {
+            key: "products.s3.tools[0]".into(),
+            operation: "listObjectsV2".into(),
+            schema: &s,
+        }];
+        let sh = Shape {
+            common: vec![
+                Common {
+                    list: "/Content".into(),
+                    fields: vec!["StorageClass".into()],
+                },
+                Common {
+                    list: "/Contents".into(),
+                    fields: vec!["StorageClas".into()],
+                },
+            ],
+            ..Shape::default()
+        };
+        let mut diags = Diagnostics::default();
+        validate("s3", &sh, &responses, &mut diags);
+        let text = diags.to_string();
+        assert!(
+            text.contains("no answer of the product's tools has a list at `/Content`"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `Contents`"), "{text}");
+        assert!(text.contains("no member `StorageClas`"), "{text}");
+        assert!(text.contains("did you mean `StorageClass`"), "{text}");
     }
 }

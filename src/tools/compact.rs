@@ -1,6 +1,7 @@
 //! Compact answers: what the manifest's `shape` rules of a product leave of an answer. Links
-//! (`href`, `_links`), etags, bookkeeping metadata and unexpanded list stubs are left out, and an
-//! answer nested in a search engine's envelope (the activity log) becomes a plain list. The rules
+//! (`href`, `_links`), etags, bookkeeping metadata and unexpanded list stubs are left out, an
+//! answer nested in a search engine's envelope (the activity log) becomes a plain list, and a
+//! value most items of a list share is stated once under `common`. The rules
 //! are checked against the specs at build time (`codegen/src/shape.rs`), which also declares the
 //! output schema they leave.
 //!
@@ -25,7 +26,23 @@ pub struct Shape {
     #[serde(default)]
     pub collections: bool,
     pub unwrap: Option<Unwrap>,
+    /// Lists whose shared values are stated once.
+    #[serde(default)]
+    pub common: Vec<Common>,
 }
+
+/// The fields of a list's items whose most frequent value, held by more than half of the items,
+/// moves to `common.<list's member name>.<field>`. Items with another value keep theirs; a field
+/// that some item lacks stays in every item (its absence would read as the common value).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Common {
+    /// JSON pointer of the list, in the answer as unwrapping and dropping leave it.
+    pub list: String,
+    pub fields: Vec<String>,
+}
+
+/// The top-level member of a compact answer that holds the values its lists' items share.
+pub const COMMON: &str = "common";
 
 /// A list re-made as plain items.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +77,62 @@ pub fn apply(shape: &Shape, answer: &mut Value) {
     }
     let rules = DropRules::new(&shape.drop);
     strip(answer, None, &rules, shape.collections);
+    for c in &shape.common {
+        hoist(c, answer);
+    }
+}
+
+/// Moves the values most items of the list share to `common.<list name>`.
+fn hoist(c: &Common, answer: &mut Value) {
+    let Some(Value::Array(items)) = answer.pointer(&c.list) else {
+        return;
+    };
+    let shared: Map<String, Value> = c
+        .fields
+        .iter()
+        .filter_map(|f| Some((f.clone(), most_shared(items, f)?)))
+        .collect();
+    let free = match answer.get(COMMON) {
+        None => true,
+        Some(Value::Object(held)) => !held.contains_key(list_name(&c.list).as_str()),
+        Some(_) => false,
+    };
+    if shared.is_empty() || !free {
+        return;
+    }
+    if let Some(Value::Array(items)) = answer.pointer_mut(&c.list) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.retain(|name, v| shared.get(name) != Some(v));
+        }
+    }
+    if let Value::Object(obj) = answer
+        && let Value::Object(held) = obj
+            .entry(COMMON)
+            .or_insert_with(|| Value::Object(Map::new()))
+    {
+        held.insert(list_name(&c.list), Value::Object(shared));
+    }
+}
+
+/// The value of `field` that more than half of the items (at least two) hold, when every item
+/// has the field.
+fn most_shared(items: &[Value], field: &str) -> Option<Value> {
+    let mut counts: Vec<(&Value, usize)> = Vec::new();
+    for item in items {
+        let v = item.get(field)?;
+        match counts.iter_mut().find(|(seen, _)| *seen == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let (v, n) = counts.into_iter().max_by_key(|&(_, n)| n)?;
+    (n >= 2 && n * 2 > items.len()).then(|| v.clone())
+}
+
+/// The member name a list pointer ends in (`/hits/hits` -> `hits`).
+fn list_name(pointer: &str) -> String {
+    let last = pointer.rsplit('/').next().unwrap_or_default();
+    last.replace("~1", "/").replace("~0", "~")
 }
 
 fn unwrap(u: &Unwrap, answer: &mut Value) {
@@ -173,7 +246,7 @@ mod tests {
                 "metadata.createdByUserId".into(),
             ],
             collections: true,
-            unwrap: None,
+            ..Shape::default()
         }
     }
 
@@ -250,5 +323,71 @@ mod tests {
                 "omitted": {"count": 1}
             })
         );
+    }
+
+    #[test]
+    fn values_most_items_share_are_stated_once() {
+        let shape = Shape {
+            drop: vec!["ETag".into()],
+            common: vec![Common {
+                list: "/Contents".into(),
+                fields: vec![
+                    "StorageClass".into(),
+                    "Owner".into(),
+                    "Size".into(),
+                    "Tier".into(),
+                ],
+            }],
+            ..Shape::default()
+        };
+        let owner = json!({"ID": "o1", "DisplayName": "31000000"});
+        let mut v = json!({
+            "Name": "logs",
+            "Contents": [
+                {"Key": "a", "Size": 1, "ETag": "e1", "StorageClass": "STANDARD", "Owner": owner, "Tier": "hot"},
+                {"Key": "b", "Size": 2, "ETag": "e2", "StorageClass": "GLACIER", "Owner": owner, "Tier": "hot"},
+                {"Key": "c", "Size": 3, "ETag": "e3", "StorageClass": "STANDARD", "Owner": owner}
+            ]
+        });
+        apply(&shape, &mut v);
+        // Sizes differ everywhere, and one item has no tier: both stay in the items.
+        assert_eq!(
+            v,
+            json!({
+                "Name": "logs",
+                "Contents": [
+                    {"Key": "a", "Size": 1, "Tier": "hot"},
+                    {"Key": "b", "Size": 2, "StorageClass": "GLACIER", "Tier": "hot"},
+                    {"Key": "c", "Size": 3}
+                ],
+                "common": {"Contents": {"StorageClass": "STANDARD", "Owner": owner}}
+            })
+        );
+    }
+
+    #[test]
+    fn a_value_of_half_the_items_or_of_one_item_stays_in_them() {
+        let shape = Shape {
+            common: vec![Common {
+                list: "/events".into(),
+                fields: vec!["status".into()],
+            }],
+            ..Shape::default()
+        };
+        for events in [
+            json!([{"status": "DONE"}, {"status": "FAILED"}]),
+            json!([{"status": "DONE"}]),
+            json!([]),
+        ] {
+            let mut v = json!({ "events": events.clone() });
+            apply(&shape, &mut v);
+            assert_eq!(v, json!({ "events": events }));
+        }
+        // An answer that already has a `common` of that list keeps its items whole.
+        let mut v =
+            json!({"events": [{"status": "DONE"}, {"status": "DONE"}], "common": {"events": 1}});
+        let before = v.clone();
+        apply(&shape, &mut v);
+        assert_eq!(v, before);
     }
 }

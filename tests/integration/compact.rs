@@ -8,7 +8,7 @@ use ionos_mcp::simulator::DEMO_TOKEN;
 use ionos_mcp::tools::table::{self, Paging, ToolSpec};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, is_error, secrets_in, text};
+use crate::support::{Harness, is_error, secrets_in, text, with_common};
 
 /// Every read tool's call (calls.rs), and the S3 lists that are compacted.
 fn calls() -> Vec<(&'static str, Value)> {
@@ -309,10 +309,13 @@ async fn activity_events_are_plain_and_filters_still_apply() {
         .expect("answer");
     let events = v["events"].as_array().expect("events");
     assert!(!events.is_empty());
+    // A value most events share is said once, under `common.events`.
+    let common = v.pointer("/common/events");
     for e in events {
         assert_eq!(e["user"], "dev@example-shop.de", "{e}");
         for field in ["time", "type", "method", "uri", "resources", "status"] {
-            assert!(e.get(field).is_some(), "{field} missing: {e}");
+            let said = e.get(field).or_else(|| common.and_then(|c| c.get(field)));
+            assert!(said.is_some(), "{field} missing: {e}");
         }
     }
     assert!(v["total"].is_number(), "{v}");
@@ -326,4 +329,69 @@ async fn activity_events_are_plain_and_filters_still_apply() {
         hits[0].pointer("/_source/principal/identity/username"),
         Some(&json!("dev@example-shop.de"))
     );
+}
+
+#[tokio::test]
+async fn shared_values_are_said_once_and_nothing_is_lost() {
+    let h = Harness::start().await;
+    // Objects and versions: with the shared storage class and owner put back, the items are
+    // the API's less their ETag.
+    for (tool, bucket, lists) in [
+        (
+            "list_object_storage_objects",
+            "logs-archive",
+            &["Contents"][..],
+        ),
+        (
+            "list_object_storage_object_versions",
+            "shop-backups",
+            &["Versions", "DeleteMarkers"][..],
+        ),
+    ] {
+        let args = json!({ "bucket": bucket });
+        let compact = result(&h, tool, &args).await.expect("answer");
+        let raw = result(&h, tool, &with_raw(&args)).await.expect("answer");
+        assert!(
+            compact.pointer(&format!("/common/{}", lists[0])).is_some(),
+            "{tool}: nothing shared: {compact}"
+        );
+        for list in lists {
+            let mut expected = raw[*list].as_array().cloned().unwrap_or_default();
+            expected.iter_mut().for_each(|item| redact(item, "ETag"));
+            assert_eq!(with_common(&compact, list), expected, "{tool} {list}");
+        }
+        let shared = &compact["common"][lists[0]];
+        for (field, value) in shared.as_object().expect("shared values") {
+            let holders = compact[lists[0]]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|item| item.get(field) == Some(value))
+                .count();
+            assert_eq!(holders, 0, "{tool}: {field} still in items that share it");
+        }
+    }
+
+    // Events: channel, kind and outcome, shared or not, are the raw events' own.
+    let args = json!({"contract": 31_000_000, "limit": 100});
+    let compact = result(&h, "list_activitylog_events", &args)
+        .await
+        .expect("answer");
+    let raw = result(&h, "list_activitylog_events", &with_raw(&args))
+        .await
+        .expect("answer");
+    let events = with_common(&compact, "events");
+    let hits = raw["hits"]["hits"].as_array().expect("raw hits");
+    assert_eq!(events.len(), hits.len());
+    let shared = compact["common"]["events"].as_object().expect("shared");
+    assert!(shared.contains_key("status"), "{compact}");
+    for (e, hit) in events.iter().zip(hits) {
+        for (field, pointer) in [
+            ("service", "/_source/principal/sourceService"),
+            ("type", "/_source/event/type"),
+            ("status", "/_source/event/status"),
+        ] {
+            assert_eq!(e.get(field), hit.pointer(pointer), "{field}: {e}");
+        }
+    }
 }

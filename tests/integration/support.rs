@@ -101,3 +101,24 @@ pub fn empty_home() -> [(&'static str, std::path::PathBuf); 2] {
     std::fs::create_dir_all(&dir).expect("temp dir");
     [("HOME", dir.clone()), ("XDG_CONFIG_HOME", dir)]
 }
+
+/// The items of `list` with the values stated once under `common.<list>` put back.
+pub fn with_common(answer: &Value, list: &str) -> Vec<Value> {
+    let shared = answer
+        .pointer(&format!("/common/{list}"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let items = answer[list].as_array().cloned().unwrap_or_default();
+    items
+        .into_iter()
+        .map(|mut item| {
+            for (k, v) in &shared {
+                if item.get(k).is_none() {
+                    item[k] = v.clone();
+                }
+            }
+            item
+        })
+        .collect()
+}
