@@ -78,6 +78,8 @@ struct Samples {
     latencies: Vec<u32>,
     /// Calls per second of each round.
     rounds: Vec<f64>,
+    /// Process CPU time per call of each round, in µs.
+    rounds_cpu: Vec<f64>,
 }
 
 impl Samples {
@@ -86,6 +88,8 @@ impl Samples {
         self.elapsed += elapsed;
         self.cpu += cpu;
         self.rounds.push(calls as f64 / elapsed.as_secs_f64());
+        self.rounds_cpu
+            .push(cpu.as_secs_f64() * 1e6 / calls.max(1) as f64);
         self.latencies.append(&mut latencies);
     }
 
@@ -109,6 +113,36 @@ impl Samples {
         let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
         f64::from(self.latencies[i])
     }
+}
+
+/// The median and the range of `values`.
+fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let median = if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    };
+    (median, values[0], values[n - 1])
+}
+
+/// Per round pair (auth and no auth, run back to back): the throughput auth costs, in %, and
+/// the CPU time it adds per call, in µs.
+fn paired(with: &Samples, without: &Samples) -> (Vec<f64>, Vec<f64>) {
+    let cost = with
+        .rounds
+        .iter()
+        .zip(&without.rounds)
+        .map(|(w, wo)| (wo - w) / wo * 100.0)
+        .collect();
+    let cpu = with
+        .rounds_cpu
+        .iter()
+        .zip(&without.rounds_cpu)
+        .map(|(w, wo)| w - wo)
+        .collect();
+    (cost, cpu)
 }
 
 /// A unique directory under the system's temporary directory, removed when dropped.
@@ -263,11 +297,21 @@ async fn cell(
 
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = !args.iter().any(|a| a == "--bench");
+    // `-- --rounds N`: round pairs per concurrency (default 3).
+    let asked_rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| {
+            n.parse::<usize>()
+                .expect("--rounds takes a number of rounds")
+        });
     let (rounds, length, warm_up) = if quick {
         (1, Duration::from_millis(200), 2)
     } else {
-        (3, Duration::from_secs(3), 5)
+        (asked_rounds.unwrap_or(3), Duration::from_secs(3), 5)
     };
 
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -390,20 +434,26 @@ fn main() {
                 s.cpu_per_call()
             );
         }
+        let (cost, cpu) = paired(&with, &without);
         overhead.push((
             clients,
             (without.per_sec() - with.per_sec()) / without.per_sec() * 100.0,
             with.percentile(0.5) - without.percentile(0.5),
             with.cpu_per_call() - without.cpu_per_call(),
             (with.cpu_per_call() - without.cpu_per_call()) / without.cpu_per_call() * 100.0,
+            spread(cost),
+            spread(cpu),
         ));
     }
     println!();
     println!(
-        "| clients | throughput cost of auth | added p50 latency | added CPU per call | (of the no-auth CPU) |"
+        "| clients | throughput cost of auth (pooled) | per round pair: median (range) | added p50 latency | added CPU per call (pooled) | per round pair: median (range) | (pooled, of the no-auth CPU) |"
     );
-    println!("|---|---|---|---|---|");
-    for (clients, cost, p50, cpu, cpu_share) in overhead {
-        println!("| {clients} | {cost:.1} % | {p50:.0} µs | {cpu:.0} µs | {cpu_share:.1} % |");
+    println!("|---|---|---|---|---|---|---|");
+    for (clients, cost, p50, cpu, cpu_share, pair_cost, pair_cpu) in overhead {
+        println!(
+            "| {clients} | {cost:.1} % | {:.1} % ({:.1} to {:.1}) | {p50:.0} µs | {cpu:.0} µs | {:.0} µs ({:.0} to {:.0}) | {cpu_share:.1} % |",
+            pair_cost.0, pair_cost.1, pair_cost.2, pair_cpu.0, pair_cpu.1, pair_cpu.2
+        );
     }
 }

@@ -29,7 +29,8 @@ use super::rate::{RateDecision, window};
 use super::signature::REPLAY_WINDOW_SECS;
 use super::store::{
     Bucket, IssuedKey, KeyRecord, KeyStore, NewKey, NewRow, StoreError, StoredKey, ToolUsage,
-    UsageEvent, UsageReport, check_grace, check_new, new_row, replacement, rotate_refusal,
+    UsageEvent, UsageReport, check_grace, check_new, last_uses, new_row, replacement,
+    rotate_refusal,
 };
 
 /// The schema, one step per version; step `n` takes the database from version `n` to
@@ -671,9 +672,6 @@ async fn append_usage(client: &mut Client, events: Vec<UsageEvent>) -> Result<()
     let mut outcome = Vec::with_capacity(events.len());
     let mut latency = Vec::with_capacity(events.len());
     let mut ip = Vec::with_capacity(events.len());
-    // Per key: the latest time, and the address of the latest event that had one, as the
-    // SQLite store arrives at by applying the events in order.
-    let mut last: std::collections::BTreeMap<&str, (i64, Option<&str>)> = Default::default();
     for e in &events {
         key_ids.push(e.key_id.as_str());
         at.push(e.at);
@@ -682,12 +680,8 @@ async fn append_usage(client: &mut Client, events: Vec<UsageEvent>) -> Result<()
         outcome.push(e.outcome.as_str());
         latency.push(i64::try_from(e.latency_us).unwrap_or(i64::MAX));
         ip.push(e.ip.as_deref());
-        let entry = last.entry(e.key_id.as_str()).or_insert((e.at, None));
-        if e.at >= entry.0 {
-            entry.0 = e.at;
-            entry.1 = e.ip.as_deref().or(entry.1);
-        }
     }
+    let last = last_uses(&events);
     let last_ids: Vec<&str> = last.keys().copied().collect();
     let last_at: Vec<i64> = last.values().map(|(at, _)| *at).collect();
     let last_ip: Vec<Option<&str>> = last.values().map(|(_, ip)| *ip).collect();

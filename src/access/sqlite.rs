@@ -16,7 +16,8 @@ use super::confirmations::{
 use super::key::KeyHash;
 use super::store::{
     Bucket, IssuedKey, KeyRecord, KeyStore, NewKey, NewRow, StoreError, StoredKey, ToolUsage,
-    UsageEvent, UsageReport, check_grace, check_new, new_row, replacement, rotate_refusal,
+    UsageEvent, UsageReport, check_grace, check_new, last_uses, new_row, replacement,
+    rotate_refusal,
 };
 
 /// The schema, one step per version: step `n` takes a file from `user_version` `n` to
@@ -661,9 +662,9 @@ impl KeyStore for SqliteStore {
                             event.ip,
                         ])
                         .map_err(db)?;
-                    last_use
-                        .execute(params![event.key_id, event.at, event.ip])
-                        .map_err(db)?;
+                }
+                for (key_id, (at, ip)) in last_uses(&events) {
+                    last_use.execute(params![key_id, at, ip]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)

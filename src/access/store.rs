@@ -173,6 +173,21 @@ pub struct UsageEvent {
     pub ip: Option<String>,
 }
 
+/// Per key of `events`: the time of its latest event and the client address of the latest
+/// event that had one, which is what a key's `last_used_at` and `last_used_ip` become once
+/// the events are applied in order.
+pub fn last_uses(events: &[UsageEvent]) -> BTreeMap<&str, (i64, Option<&str>)> {
+    let mut last: BTreeMap<&str, (i64, Option<&str>)> = BTreeMap::new();
+    for e in events {
+        let entry = last.entry(e.key_id.as_str()).or_insert((e.at, None));
+        if e.at >= entry.0 {
+            entry.0 = e.at;
+            entry.1 = e.ip.as_deref().or(entry.1);
+        }
+    }
+    last
+}
+
 /// The share of `requests` that were errors (0 when there were none).
 pub fn error_rate(errors: u64, requests: u64) -> f64 {
     if requests == 0 {
