@@ -12,8 +12,10 @@
 //! - *no auth*: the same server without a guard (`--no-auth`).
 //!
 //! Every answer (JSON or SSE) is checked to be a result without `isError`. At each
-//! concurrency the two setups run back to back, alternating which goes first (AB, BA, AB),
-//! so drift on a shared machine falls on both alike; the samples of all rounds are pooled.
+//! concurrency the two setups run back to back, alternating which goes first (AB, BA, AB, …;
+//! `-- --rounds N` pairs, default 3), so drift on a shared machine falls on both alike; the
+//! samples of all rounds are pooled, and the cost of auth is also given per pair of rounds
+//! run back to back, as the median and range over the pairs.
 //! Each cell opens its connections and makes a few calls before the clock starts, and
 //! waits for the usage writer's flush (every 250 ms) before and after.
 //!
