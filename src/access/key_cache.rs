@@ -124,12 +124,11 @@ impl KeyCache {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::super::BoxFuture;
-    use super::super::scopes::Scopes;
     use super::super::store::{IssuedKey, NewKey, UsageEvent, UsageReport};
+    use super::super::test_support::key_record;
     use super::*;
 
     /// A store that knows one key, counts its reads and can be made to fail.
@@ -189,22 +188,7 @@ mod tests {
 
     fn counting() -> Arc<Counting> {
         Arc::new(Counting {
-            record: Mutex::new(KeyRecord {
-                id: "key_a".into(),
-                name: "ci".into(),
-                prefix: "mcp_sk_AbCdE".into(),
-                scopes: Scopes::all(),
-                created_at: 1000,
-                expires_at: None,
-                revoked_at: None,
-                allow_ips: Vec::new(),
-                rate_per_min: None,
-                require_signature: false,
-                meta: BTreeMap::new(),
-                last_used_at: None,
-                last_used_ip: None,
-                rotated_to: None,
-            }),
+            record: Mutex::new(key_record("key_a")),
             reads: AtomicUsize::new(0),
             failing: AtomicBool::new(false),
         })

@@ -50,7 +50,31 @@ pub(crate) fn unix_secs(time: SystemTime) -> i64 {
 
 #[cfg(test)]
 pub(crate) mod test_support {
+    use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
+
+    use super::scopes::Scopes;
+    use super::store::KeyRecord;
+
+    /// A full-access key record with every optional field unset.
+    pub fn key_record(id: &str) -> KeyRecord {
+        KeyRecord {
+            id: id.into(),
+            name: "ci".into(),
+            prefix: "mcp_sk_AbCdE".into(),
+            scopes: Scopes::all(),
+            created_at: 1000,
+            expires_at: None,
+            revoked_at: None,
+            allow_ips: Vec::new(),
+            rate_per_min: None,
+            require_signature: false,
+            meta: BTreeMap::new(),
+            last_used_at: None,
+            last_used_ip: None,
+            rotated_to: None,
+        }
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A directory under the system's temporary directory, removed when dropped.

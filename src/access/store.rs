@@ -479,22 +479,7 @@ mod tests {
     use super::*;
 
     fn record() -> KeyRecord {
-        KeyRecord {
-            id: "key_000000000000".into(),
-            name: "ci".into(),
-            prefix: "mcp_sk_AbCdE".into(),
-            scopes: Scopes::all(),
-            created_at: 1000,
-            expires_at: None,
-            revoked_at: None,
-            allow_ips: Vec::new(),
-            rate_per_min: None,
-            require_signature: false,
-            meta: BTreeMap::new(),
-            last_used_at: None,
-            last_used_ip: None,
-            rotated_to: None,
-        }
+        super::super::test_support::key_record("key_000000000000")
     }
 
     #[test]
