@@ -297,19 +297,21 @@ async fn cell(
     (latencies.len() as u64, ended - started, cpu, latencies)
 }
 
+/// The value after `name` on the command line.
+fn flag(args: &[String], name: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     let args: Vec<String> = std::env::args().collect();
     let quick = !args.iter().any(|a| a == "--bench");
     // `-- --rounds N`: round pairs per concurrency (default 3).
-    let asked_rounds = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1))
-        .map(|n| {
-            n.parse::<usize>()
-                .expect("--rounds takes a number of rounds")
-        });
+    let asked_rounds = flag(&args, "--rounds").map(|n| {
+        n.parse::<usize>()
+            .expect("--rounds takes a number of rounds")
+    });
     let (rounds, length, warm_up) = if quick {
         (1, Duration::from_millis(200), 2)
     } else {
@@ -377,6 +379,29 @@ fn main() {
     // Connections, caches and the tool's validator, once per setup.
     for target in [&auth, &no_auth] {
         client_rt.block_on(cell(target, 10, length / 3, warm_up));
+    }
+
+    // `-- --only auth|no-auth --clients N --seconds S`: one setup alone, for a profiler.
+    if let Some(only) = flag(&args, "--only") {
+        let target = match only.as_str() {
+            "auth" => &auth,
+            "no-auth" => &no_auth,
+            other => panic!("--only takes auth or no-auth, not {other:?}"),
+        };
+        let clients = flag(&args, "--clients").map_or(100, |n| {
+            n.parse().expect("--clients takes a number of clients")
+        });
+        let seconds = flag(&args, "--seconds").map_or(10, |n| {
+            n.parse().expect("--seconds takes a number of seconds")
+        });
+        let (calls, elapsed, cpu, _) =
+            client_rt.block_on(cell(target, clients, Duration::from_secs(seconds), warm_up));
+        println!(
+            "{only}, {clients} clients: {:.0} calls/s, {:.0} µs of process CPU per call",
+            calls as f64 / elapsed.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
+        );
+        return;
     }
 
     let total = Instant::now();

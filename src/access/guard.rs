@@ -311,26 +311,92 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// What a request asks for: each JSON-RPC message's method and the tool or resource it
-/// names.
-type Asked = Vec<(String, Option<String>)>;
+/// One JSON-RPC message as the guard acts on it. The names are the server's own (`'static`)
+/// whenever it knows them, so that a request's usage record copies no text.
+#[derive(Debug)]
+struct Asked {
+    method: Cow<'static, str>,
+    /// The tool a `tools/call` names, or the resource a `resources/read` reads.
+    target: Option<Cow<'static, str>>,
+    /// The product whose scope that needs, and at which level; `None` for names the server
+    /// does not know (the MCP layer answers those).
+    needs: Option<(&'static str, Level)>,
+}
+
+/// The methods of MCP the guard names without copying.
+const METHODS: [&str; 17] = [
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
+
+/// What a message's method and target ask of the server: see [`Asked`].
+fn asked(method: Cow<'_, str>, target: Option<Cow<'_, str>>) -> Asked {
+    let target = target.filter(|_| matches!(&*method, "tools/call" | "resources/read"));
+    let known = target.as_deref().and_then(|t| match &*method {
+        "tools/call" => match table::tool(t) {
+            Some(tool) => Some((tool.name, tool.product().family, Level::from(tool.access))),
+            None => {
+                let doc = table::document(t)?;
+                Some((doc.name, table::product(doc.product)?.family, Level::Read))
+            }
+        },
+        _ => {
+            let doc = table::DOCUMENTS.iter().find(|d| d.uri == t)?;
+            Some((doc.uri, table::product(doc.product)?.family, Level::Read))
+        }
+    });
+    let method = match METHODS.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(*m),
+        None => Cow::Owned(method.into_owned()),
+    };
+    match known {
+        Some((name, family, level)) => Asked {
+            method,
+            target: Some(Cow::Borrowed(name)),
+            needs: Some((family, level)),
+        },
+        None => Asked {
+            method,
+            target: target.map(|t| Cow::Owned(t.into_owned())),
+            needs: None,
+        },
+    }
+}
 
 /// The JSON-RPC messages of a POST body; `None` when the body is not a JSON-RPC message or
 /// batch (not JSON, not objects, or a member twice), which the guard refuses rather than
 /// guess at what the MCP layer would read.
-fn messages(body: &[u8]) -> Option<Asked> {
+fn messages(body: &[u8]) -> Option<Vec<Asked>> {
     let one = |m: Message<'_>| {
         let method = match m.method.0 {
-            Some(method) => method.into_owned(),
-            None if m.result.is_some() || m.error.is_some() => "response".to_string(),
-            None => "unknown".to_string(),
+            Some(method) => method,
+            None if m.result.is_some() || m.error.is_some() => Cow::Borrowed("response"),
+            None => Cow::Borrowed("unknown"),
         };
-        let target = m.params.and_then(|p| match method.as_str() {
-            "tools/call" => p.name.0,
-            "resources/read" => p.uri.0,
-            _ => None,
+        let params = m.params.unwrap_or(Params {
+            name: Text(None),
+            uri: Text(None),
         });
-        (method, target.map(Cow::into_owned))
+        let target = match &*method {
+            "resources/read" => params.uri.0,
+            _ => params.name.0,
+        };
+        asked(method, target)
     };
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if batch {
@@ -340,25 +406,6 @@ fn messages(body: &[u8]) -> Option<Asked> {
         serde_json::from_slice::<Message<'_>>(body)
             .ok()
             .map(|m| vec![one(m)])
-    }
-}
-
-/// The product whose scope a tool call or resource read needs, and at which level. `None`
-/// for names the server does not know (the MCP layer answers those).
-fn needed(method: &str, target: &str) -> Option<(&'static str, Level)> {
-    match method {
-        "tools/call" => {
-            if let Some(tool) = table::tool(target) {
-                return Some((tool.product().family, Level::from(tool.access)));
-            }
-            let doc = table::document(target)?;
-            Some((table::product(doc.product)?.family, Level::Read))
-        }
-        "resources/read" => {
-            let doc = table::DOCUMENTS.iter().find(|d| d.uri == target)?;
-            Some((table::product(doc.product)?.family, Level::Read))
-        }
-        _ => None,
     }
 }
 
@@ -602,22 +649,27 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     } else {
         Vec::new()
     };
-    let method = messages
-        .first()
-        .map(|(m, _)| m.clone())
-        .unwrap_or_else(|| parts.method.to_string());
-    let target = messages.iter().find_map(|(_, t)| t.clone());
+    let first = messages.first();
+    let method = first.map_or_else(
+        || match parts.method {
+            Method::GET => Cow::Borrowed("GET"),
+            Method::DELETE => Cow::Borrowed("DELETE"),
+            ref other => Cow::Owned(other.to_string()),
+        },
+        |m| m.method.clone(),
+    );
+    let target = messages.iter().find_map(|m| m.target.clone());
     let tool_failed = Arc::new(AtomicBool::new(false));
     let mut ticket = UsageTicket {
         usage: guard.usage.clone(),
         event: Some(UsageEvent {
-            key_id: record.id.clone(),
+            key_id: Arc::from(record.id.as_str()),
             method,
             tool: target,
             outcome: Outcome::Ok,
             latency_us: 0,
             at: now,
-            ip: ip.map(|i| i.to_string()),
+            ip,
         }),
         started,
         tool_failed: tool_failed.clone(),
@@ -656,8 +708,8 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         }
     }
 
-    for (m, t) in &messages {
-        if let Some((family, level)) = t.as_deref().and_then(|t| needed(m, t))
+    for m in &messages {
+        if let Some((family, level)) = m.needs
             && !record.scopes.allows(family, level)
         {
             let scope = Scopes::required(family, level);
@@ -669,7 +721,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
                     format!(
                         "API key {} may not call {}: it needs the scope `{scope}` (the key has `{}`). Ask your administrator for a key with that scope",
                         record.id,
-                        t.as_deref().unwrap_or(""),
+                        m.target.as_deref().unwrap_or(""),
                         record.scopes.to_text()
                     ),
                 ),
@@ -679,7 +731,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         }
     }
 
-    let counted = messages.iter().filter(|(m, _)| is_counted(m)).count();
+    let counted = messages.iter().filter(|m| is_counted(&m.method)).count();
     let rate = record.rate_per_min.or(guard.options.default_rate);
     let decision = match (counted > 0, rate) {
         (true, Some(per_min)) => {
@@ -818,7 +870,11 @@ mod tests {
     use super::*;
 
     fn asked(body: &str) -> Option<Vec<(String, Option<String>)>> {
-        messages(body.as_bytes())
+        messages(body.as_bytes()).map(|all| {
+            all.into_iter()
+                .map(|m| (m.method.into_owned(), m.target.map(Cow::into_owned)))
+                .collect()
+        })
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(crate) mod test_support {
     use std::path::{Path, PathBuf};
 
     use super::scopes::Scopes;
-    use super::store::KeyRecord;
+    use super::store::{KeyRecord, Outcome, UsageEvent};
 
     /// A full-access key record with every optional field unset.
     pub fn key_record(id: &str) -> KeyRecord {
@@ -75,6 +75,25 @@ pub(crate) mod test_support {
             rotated_to: None,
         }
     }
+
+    /// A usage event of `key_id` at `at`: a call of `tool`, or a `tools/list` without one,
+    /// from 192.0.2.10, taking 2 ms.
+    pub fn usage_event(key_id: &str, tool: Option<&str>, outcome: Outcome, at: i64) -> UsageEvent {
+        UsageEvent {
+            key_id: key_id.into(),
+            method: if tool.is_some() {
+                "tools/call".into()
+            } else {
+                "tools/list".into()
+            },
+            tool: tool.map(|t| t.to_string().into()),
+            outcome,
+            latency_us: 2000,
+            at,
+            ip: Some([192, 0, 2, 10].into()),
+        }
+    }
+
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A directory under the system's temporary directory, removed when dropped.

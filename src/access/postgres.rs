@@ -673,18 +673,21 @@ async fn append_usage(client: &mut Client, events: Vec<UsageEvent>) -> Result<()
     let mut latency = Vec::with_capacity(events.len());
     let mut ip = Vec::with_capacity(events.len());
     for e in &events {
-        key_ids.push(e.key_id.as_str());
+        key_ids.push(&*e.key_id);
         at.push(e.at);
-        method.push(e.method.as_str());
+        method.push(&*e.method);
         tool.push(e.tool.as_deref());
         outcome.push(e.outcome.as_str());
         latency.push(i64::try_from(e.latency_us).unwrap_or(i64::MAX));
-        ip.push(e.ip.as_deref());
+        ip.push(e.ip.map(|ip| ip.to_string()));
     }
     let last = last_uses(&events);
     let last_ids: Vec<&str> = last.keys().copied().collect();
     let last_at: Vec<i64> = last.values().map(|(at, _)| *at).collect();
-    let last_ip: Vec<Option<&str>> = last.values().map(|(_, ip)| *ip).collect();
+    let last_ip: Vec<Option<String>> = last
+        .values()
+        .map(|(_, ip)| ip.map(|ip| ip.to_string()))
+        .collect();
 
     let tx = client.transaction().await?;
     tx.execute(

@@ -659,12 +659,13 @@ impl KeyStore for SqliteStore {
                             event.tool,
                             event.outcome.as_str(),
                             i64::try_from(event.latency_us).unwrap_or(i64::MAX),
-                            event.ip,
+                            event.ip.map(|ip| ip.to_string()),
                         ])
                         .map_err(db)?;
                 }
                 for (key_id, (at, ip)) in last_uses(&events) {
-                    last_use.execute(params![key_id, at, ip]).map_err(db)?;
+                    last_use
+                        .execute(params![key_id, at, ip.map(|ip| ip.to_string())]).map_err(db)?;
                 }
             }
             tx.commit().map_err(db)
@@ -683,27 +684,11 @@ impl KeyStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::super::store::Outcome;
-    use super::super::test_support::TempDir;
+    use super::super::test_support::{TempDir, usage_event};
     use super::*;
 
     fn new_key(name: &str) -> NewKey {
         NewKey::named(name)
-    }
-
-    fn event(key_id: &str, tool: Option<&str>, outcome: Outcome, at: i64) -> UsageEvent {
-        UsageEvent {
-            key_id: key_id.to_string(),
-            method: if tool.is_some() {
-                "tools/call".into()
-            } else {
-                "tools/list".into()
-            },
-            tool: tool.map(str::to_string),
-            outcome,
-            latency_us: 2000,
-            at,
-            ip: Some("192.0.2.10".into()),
-        }
     }
 
     #[cfg(unix)]
@@ -738,7 +723,7 @@ mod tests {
             .expect("rotated");
         keys.push(rotated);
         store
-            .record_usage(vec![event(
+            .record_usage(vec![usage_event(
                 &keys[1].record.id,
                 Some("dns_zones_list"),
                 Outcome::Ok,

@@ -2,8 +2,10 @@
 //! events and reports. `SqliteStore` keeps them in a file for one host; `PgStore` in a
 //! PostgreSQL database that several replicas share.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -162,27 +164,29 @@ impl Outcome {
 /// One request made with a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEvent {
-    pub key_id: String,
-    /// `tools/call`, `tools/list`, `resources/read`, …
-    pub method: String,
+    /// Shared, so that the writer's copy of a batch copies no text.
+    pub key_id: Arc<str>,
+    /// `tools/call`, `tools/list`, `resources/read`, …: borrowed for the methods and tools
+    /// the server knows, so that recording a call copies no text.
+    pub method: Cow<'static, str>,
     /// The tool name or resource URI, where the method has one.
-    pub tool: Option<String>,
+    pub tool: Option<Cow<'static, str>>,
     pub outcome: Outcome,
     pub latency_us: u64,
     pub at: i64,
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 /// Per key of `events`: the time of its latest event and the client address of the latest
 /// event that had one, which is what a key's `last_used_at` and `last_used_ip` become once
 /// the events are applied in order.
-pub fn last_uses(events: &[UsageEvent]) -> BTreeMap<&str, (i64, Option<&str>)> {
-    let mut last: BTreeMap<&str, (i64, Option<&str>)> = BTreeMap::new();
+pub fn last_uses(events: &[UsageEvent]) -> BTreeMap<&str, (i64, Option<IpAddr>)> {
+    let mut last: BTreeMap<&str, (i64, Option<IpAddr>)> = BTreeMap::new();
     for e in events {
-        let entry = last.entry(e.key_id.as_str()).or_insert((e.at, None));
+        let entry = last.entry(&*e.key_id).or_insert((e.at, None));
         if e.at >= entry.0 {
             entry.0 = e.at;
-            entry.1 = e.ip.as_deref().or(entry.1);
+            entry.1 = e.ip.or(entry.1);
         }
     }
     last

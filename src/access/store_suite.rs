@@ -13,7 +13,7 @@ use super::limits::Limits;
 use super::now;
 use super::scopes::Scopes;
 use super::store::{Bucket, KeyState, KeyStore, NewKey, Outcome, StoreError, UsageEvent};
-use super::test_support::{PgTestDb, TempDir};
+use super::test_support::{PgTestDb, TempDir, usage_event};
 
 /// A database for one test: a SQLite file, or a PostgreSQL database of its own.
 pub(crate) enum TestDb {
@@ -102,22 +102,6 @@ store_suite!(
 
 fn new_key(name: &str) -> NewKey {
     NewKey::named(name)
-}
-
-fn event(key_id: &str, tool: Option<&str>, outcome: Outcome, at: i64) -> UsageEvent {
-    UsageEvent {
-        key_id: key_id.to_string(),
-        method: if tool.is_some() {
-            "tools/call".into()
-        } else {
-            "tools/list".into()
-        },
-        tool: tool.map(str::to_string),
-        outcome,
-        latency_us: 2000,
-        at,
-        ip: Some("192.0.2.10".into()),
-    }
 }
 
 pub(super) async fn create_find_get_list(db: &TestDb) {
@@ -314,35 +298,40 @@ pub(super) async fn usage_is_aggregated(db: &TestDb) {
     let b = store.create(new_key("b")).await.expect("created").record.id;
     let day = 20_000 * 86_400;
     let mut events = vec![
-        event(&a, Some("dns_zones_list"), Outcome::Ok, day + 10),
-        event(&a, Some("dns_zones_list"), Outcome::ToolError, day + 20),
-        event(
+        usage_event(&a, Some("dns_zones_list"), Outcome::Ok, day + 10),
+        usage_event(&a, Some("dns_zones_list"), Outcome::ToolError, day + 20),
+        usage_event(
             &a,
             Some("billing_invoices_list"),
             Outcome::Ok,
             day + 3600 + 5,
         ),
-        event(&a, None, Outcome::Ok, day + 3600 + 6),
-        event(
+        usage_event(&a, None, Outcome::Ok, day + 3600 + 6),
+        usage_event(
             &a,
             Some("dns_zones_list"),
             Outcome::RateLimited,
             day + 86_400 + 1,
         ),
-        event(
+        usage_event(
             &a,
             Some("dns_zones_list"),
             Outcome::Refused,
             day + 86_400 + 2,
         ),
-        event(&b, Some("compute_servers_list"), Outcome::Ok, day + 30),
+        usage_event(&b, Some("compute_servers_list"), Outcome::Ok, day + 30),
     ];
     events[0].latency_us = 1000;
     events[1].latency_us = 3000;
-    events[4].ip = Some("198.51.100.7".into());
+    events[4].ip = Some([198, 51, 100, 7].into());
     events[5].ip = None;
     // Older than `since`: left out of the report, but counts for the last use.
-    events.push(event(&a, Some("dns_zones_list"), Outcome::Ok, day - 1));
+    events.push(usage_event(
+        &a,
+        Some("dns_zones_list"),
+        Outcome::Ok,
+        day - 1,
+    ));
     store.record_usage(events).await.expect("recorded");
 
     let report = store.usage(Some(a.clone()), day).await.expect("report");
@@ -436,7 +425,7 @@ pub(super) async fn two_stores_on_one_database_see_each_other(db: &TestDb) {
     assert_eq!(seen, Some(issued.record.clone()));
 
     server
-        .record_usage(vec![event(&issued.record.id, None, Outcome::Ok, 5)])
+        .record_usage(vec![usage_event(&issued.record.id, None, Outcome::Ok, 5)])
         .await
         .expect("recorded");
     let now = super::now();
@@ -456,8 +445,8 @@ pub(super) async fn large_usage_batches_are_written_whole(db: &TestDb) {
     let events: Vec<UsageEvent> = (0..2500)
         .map(|i| {
             let key = if i % 2 == 0 { &a } else { &b };
-            let mut e = event(key, Some("list_datacenters"), Outcome::Ok, 1_000 + i);
-            e.ip = (i % 3 != 0).then(|| format!("192.0.2.{}", i % 200));
+            let mut e = usage_event(key, Some("list_datacenters"), Outcome::Ok, 1_000 + i);
+            e.ip = (i % 3 != 0).then(|| [192, 0, 2, (i % 200) as u8].into());
             e
         })
         .collect();
@@ -474,7 +463,7 @@ pub(super) async fn large_usage_batches_are_written_whole(db: &TestDb) {
     assert_eq!(a_report.last_used_ip.as_deref(), Some("192.0.2.98"));
     // Events for a key that does not exist (deleted meanwhile) are kept, not refused.
     store
-        .record_usage(vec![event("key_gone", None, Outcome::Ok, 5)])
+        .record_usage(vec![usage_event("key_gone", None, Outcome::Ok, 5)])
         .await
         .expect("recorded");
     assert_eq!(store.usage(None, 0).await.expect("report").requests, 2501);
@@ -795,7 +784,7 @@ async fn a_lost_connection_is_replaced_by_itself() {
     // Transactions run on a connection of their own, replaced the same way.
     let _ = backend
         .store
-        .record_usage(vec![event(&issued.record.id, None, Outcome::Ok, 5)])
+        .record_usage(vec![usage_event(&issued.record.id, None, Outcome::Ok, 5)])
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while backend.store.usage(None, 0).await.is_err() {

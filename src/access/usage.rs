@@ -54,11 +54,13 @@ impl Queue {
         self.queued.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Everything queued so far; with `close`, refuses what comes after.
+    /// Everything queued so far; with `close`, refuses what comes after. The queue keeps
+    /// room for as many events again, so that recording seldom grows it.
     fn take(&self, close: bool) -> Vec<UsageEvent> {
         let mut queued = self.lock();
         queued.closed |= close;
-        std::mem::take(&mut queued.events)
+        let room = queued.events.len().min(QUEUE_CAPACITY);
+        std::mem::replace(&mut queued.events, Vec::with_capacity(room))
     }
 }
 
@@ -348,23 +350,22 @@ mod tests {
     use super::super::key::KeyHash;
     use super::super::sqlite::SqliteStore;
     use super::super::store::{IssuedKey, KeyRecord, NewKey, Outcome, StoreError, UsageReport};
-    use super::super::test_support::TempDir;
+    use super::super::test_support::{TempDir, usage_event};
     use super::*;
 
     fn event(key_id: &str, i: usize) -> UsageEvent {
-        UsageEvent {
-            key_id: key_id.to_string(),
-            method: "tools/call".into(),
-            tool: Some(format!("tool_{}", i % 7)),
-            outcome: if i.is_multiple_of(10) {
-                Outcome::ToolError
-            } else {
-                Outcome::Ok
-            },
-            latency_us: 1500,
-            at: 1_800_000_000 + (i as i64 % 3600),
-            ip: Some("192.0.2.1".into()),
-        }
+        let outcome = if i.is_multiple_of(10) {
+            Outcome::ToolError
+        } else {
+            Outcome::Ok
+        };
+        let tool = format!("tool_{}", i % 7);
+        usage_event(
+            key_id,
+            Some(&tool),
+            outcome,
+            1_800_000_000 + (i as i64 % 3600),
+        )
     }
 
     /// A store that only takes usage: it can be made to fail or to hold writes.
