@@ -1,11 +1,18 @@
 //! Performance numbers recorded in docs/benchmarks.md: `cargo bench --bench perf`.
 //!
-//! 1. process start to the first `tools/list` answer over stdio (the built binary);
-//! 2. `tools/list` size in bytes;
-//! 3. dispatcher overhead per call: a tool call through the dispatcher minus a plain HTTP GET of
+//! 1. process start to the first `tools/list` answer over stdio (the built binary), without a
+//!    token, and with a token, `IONOS_API_URL` on the simulator and `SSL_CERT_DIR` on the
+//!    system's certificates (what a configured server does before it answers);
+//! 2. over stdio against the simulator: server CPU per sequential `list_datacenters` call
+//!    (`/proc/<pid>/stat` utime + stime) and the server's peak RSS after 500 calls (`VmHWM`);
+//! 3. `tools/list` size in bytes;
+//! 4. dispatcher overhead per call: a tool call through the dispatcher minus a plain HTTP GET of
 //!    the same URL, both against the simulator;
-//! 4. S3: a signed listing through the dispatcher, SigV4 signing alone, and XML-to-JSON of a
+//! 5. S3: a signed listing through the dispatcher, SigV4 signing alone, and XML-to-JSON of a
 //!    1000-object listing.
+//!
+//! `IONOS_MCP_BENCH_BIN` measures another build of the binary in 1 and 2 (an older one, side by
+//! side).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -21,46 +28,197 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn start_to_tools_list(runs: usize) -> (Duration, Duration, usize) {
-    let mut times = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..runs {
-        let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))
-            .env_remove("IONOS_TOKEN")
+/// The binary measured: `IONOS_MCP_BENCH_BIN`, or the one this bench was built with.
+fn binary() -> String {
+    std::env::var("IONOS_MCP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ionos-mcp").into())
+}
+
+/// A server over stdio: spawned with `env`, initialized, its first `tools/list` read.
+struct Child {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+    next_id: u64,
+    /// Bytes of the `tools/list` answer.
+    listed: usize,
+}
+
+impl Child {
+    fn start(env: &[(&str, String)]) -> Child {
+        let mut command = Command::new(binary());
+        for var in [
+            "IONOS_TOKEN",
+            "IONOS_TOKEN_FILE",
+            "IONOS_API_URL",
+            "IONOS_USERNAME",
+            "IONOS_PASSWORD",
+            "IONOS_CONFIG_FILE",
+            "IONOS_TOOLSETS",
+            "IONOS_MCP_LOG",
+            "IONOS_LOG_LEVEL",
+        ] {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("binary starts");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}});
-        writeln!(stdin, "{init}").expect("write");
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("initialize answer");
-        writeln!(
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut c = Child {
+            child,
             stdin,
+            stdout,
+            next_id: 1,
+            listed: 0,
+        };
+        c.request("initialize", json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}));
+        writeln!(
+            c.stdin,
             "{}",
             json!({"jsonrpc":"2.0","method":"notifications/initialized"})
         )
         .expect("write");
+        c.listed = c.request("tools/list", json!({})).len();
+        c
+    }
+
+    /// Sends one request and returns its answer line (notifications in between are skipped).
+    fn request(&mut self, method: &str, params: serde_json::Value) -> String {
+        let id = self.next_id;
+        self.next_id += 1;
         writeln!(
-            stdin,
+            self.stdin,
             "{}",
-            json!({"jsonrpc":"2.0","id":2,"method":"tools/list"})
+            json!({"jsonrpc":"2.0","id":id,"method":method,"params":params})
         )
         .expect("write");
-        line.clear();
-        stdout.read_line(&mut line).expect("tools/list answer");
+        let wanted = format!("\"id\":{id}");
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).expect("answer");
+            assert!(n > 0, "the server closed stdout before answering {method}");
+            if line.contains(&wanted) {
+                return line.trim_end().to_string();
+            }
+        }
+    }
+
+    fn call(&mut self, tool: &str) {
+        let line = self.request("tools/call", json!({"name": tool, "arguments": {}}));
+        assert!(
+            line.contains("\"result\"") && !line.contains("\"isError\":true"),
+            "{tool}: {}",
+            &line[..line.len().min(300)]
+        );
+    }
+
+    /// utime + stime of the server process so far.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("/proc/<pid>/stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64)
+    }
+
+    /// A field of `/proc/<pid>/status` or `smaps_rollup`, in KiB.
+    fn kib(&self, file: &str, field: &str) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id()))
+            .unwrap_or_default();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(field)?
+                    .trim_start_matches(':')
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`.
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+fn start_to_tools_list(runs: usize, env: &[(&str, String)]) -> (Duration, Duration, usize) {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let child = Child::start(env);
         times.push(started.elapsed());
-        bytes = line.trim_end().len();
-        drop(stdin);
-        let _ = child.wait();
+        bytes = child.listed;
+        child.stop();
     }
     let mut sorted = times.clone();
     sorted.sort();
     (median(times), sorted[sorted.len() * 9 / 10], bytes)
+}
+
+/// What one server process costs over stdio against the simulator.
+struct Footprint {
+    cpu_per_call: Duration,
+    /// VmHWM after 500 calls, KiB.
+    peak_rss: u64,
+    /// After 500 calls: RSS, its anonymous and file-backed parts (smaps_rollup), KiB.
+    rss: u64,
+    anon: u64,
+    file: u64,
+}
+
+/// CPU per `list_datacenters` call over calls 21..`calls` of one process, and its memory
+/// after 500 calls.
+fn stdio_footprint(env: &[(&str, String)], calls: usize) -> Footprint {
+    let mut child = Child::start(env);
+    for _ in 0..20 {
+        child.call("list_datacenters");
+    }
+    let before = child.cpu();
+    for _ in 20..500 {
+        child.call("list_datacenters");
+    }
+    let peak_rss = child.kib("status", "VmHWM");
+    let rss = child.kib("smaps_rollup", "Rss");
+    let anon = child.kib("smaps_rollup", "Anonymous");
+    let file = rss.saturating_sub(anon);
+    for _ in 500..calls.max(500) {
+        child.call("list_datacenters");
+    }
+    let cpu = child.cpu().saturating_sub(before);
+    child.stop();
+    Footprint {
+        cpu_per_call: cpu / (calls.max(500) - 20) as u32,
+        peak_rss,
+        rss,
+        anon,
+        file,
+    }
+}
+
+fn median_u64(mut v: Vec<u64>) -> u64 {
+    v.sort();
+    v[v.len() / 2]
 }
 
 async fn dispatcher_overhead(calls: usize) -> (Duration, Duration, Duration) {
@@ -207,11 +365,36 @@ fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
     let (runs, calls) = if quick { (3, 50) } else { (30, 2000) };
-    let (start_median, start_p90, bytes) = start_to_tools_list(runs);
+    // The plain reqwest client below needs the TLS provider the server installs.
+    ionos_mcp::upstream::init_tls();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    // The stand-in for IONOS the stdio servers call (it runs on `rt`'s workers).
+    let sim = rt.block_on(Simulator::start()).expect("simulator");
+    let home = std::env::temp_dir().join(format!("ionos-mcp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("empty HOME");
+    let home = home.display().to_string();
+    let no_token = [("HOME", home.clone())];
+    let configured = [
+        ("HOME", home.clone()),
+        ("IONOS_TOKEN", DEMO_TOKEN.to_string()),
+        ("IONOS_API_URL", sim.cloudapi_url()),
+        ("SSL_CERT_DIR", "/etc/ssl/certs".to_string()),
+    ];
+    let (start_median, start_p90, bytes) = start_to_tools_list(runs, &no_token);
+    let (conf_median, conf_p90, _) = start_to_tools_list(runs, &configured);
+    let (processes, footprint_calls) = if quick { (1, 500) } else { (5, 5000) };
+    let footprints: Vec<Footprint> = (0..processes)
+        .map(|_| stdio_footprint(&configured, footprint_calls))
+        .collect();
+    let cpu_per_call = median(footprints.iter().map(|f| f.cpu_per_call).collect());
+    let peak = median_u64(footprints.iter().map(|f| f.peak_rss).collect());
+    let rss = median_u64(footprints.iter().map(|f| f.rss).collect());
+    let anon = median_u64(footprints.iter().map(|f| f.anon).collect());
+    let file = median_u64(footprints.iter().map(|f| f.file).collect());
+    let _ = std::fs::remove_dir_all(&home);
     let (through, raw, overhead) = rt.block_on(dispatcher_overhead(calls));
     let (s3_call, s3_sign, s3_xml, xml_bytes, json_bytes) = rt.block_on(s3_costs(calls));
     println!("| measure | value |");
@@ -220,6 +403,23 @@ fn main() {
         "| start to first tools/list answer, median of {runs} | {:.1} ms (p90 {:.1} ms) |",
         start_median.as_secs_f64() * 1e3,
         start_p90.as_secs_f64() * 1e3
+    );
+    println!(
+        "| same with a token, IONOS_API_URL on the simulator, SSL_CERT_DIR=/etc/ssl/certs, median of {runs} | {:.1} ms (p90 {:.1} ms) |",
+        conf_median.as_secs_f64() * 1e3,
+        conf_p90.as_secs_f64() * 1e3
+    );
+    println!(
+        "| server CPU per sequential stdio list_datacenters call, median of {processes} processes x {} calls | {:.3} ms |",
+        footprint_calls - 20,
+        cpu_per_call.as_secs_f64() * 1e3
+    );
+    println!(
+        "| server peak RSS (VmHWM) after 500 calls, median of {processes} | {:.1} MiB (RSS {:.1} MiB: {:.1} anonymous, {:.1} file-backed) |",
+        peak as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0
     );
     println!("| tools/list answer size | {bytes} bytes |");
     println!(

@@ -77,10 +77,29 @@ enum Command {
 fn main() -> ExitCode {
     cli::init_logging();
     let args = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let command = match args.command {
+        Some(c) => c,
+        None => match cli::serve::ServeArgs::from_env() {
+            Ok(serve) => Command::Serve(serve),
+            Err(e) => {
+                eprintln!("ionos-mcp: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    // One client over stdio gets one thread: nothing there runs in parallel, and a
+    // current-thread runtime starts sooner and costs less per call. The HTTP server keeps a
+    // worker per core.
+    let single = !matches!(
+        &command,
+        Command::Serve(s) if s.transport == cli::serve::Transport::Http
+    );
+    let mut builder = if single {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ionos-mcp: cannot start the async runtime: {e}");
@@ -88,10 +107,6 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let command = match args.command {
-            Some(c) => c,
-            None => Command::Serve(cli::serve::ServeArgs::from_env()?),
-        };
         match command {
             Command::Serve(serve) => cli::serve::run(args.demo, args.db, serve).await,
             Command::Keys { command } => cli::keys::run(args.db, command).await,

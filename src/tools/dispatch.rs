@@ -44,7 +44,7 @@ impl Dispatcher {
             .map(|t| (t.name, (OnceLock::new(), AtomicBool::new(false))))
             .collect();
         Ok(Dispatcher {
-            upstreams: Upstreams::new(config.clone())?,
+            upstreams: Upstreams::new(config.clone()),
             config,
             validators,
             output_validators,

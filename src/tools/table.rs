@@ -173,32 +173,27 @@ impl ToolSpec {
         self.access == Access::Read
     }
 
-    /// Parsed input schema (parsed once, shared).
+    /// Parsed input schema (parsed once per tool at first need, shared).
     pub fn input_schema_object(&self) -> Arc<Map<String, Value>> {
-        parsed(self.name, self.input_schema, &INPUT_SCHEMAS)
+        parsed(self, self.input_schema, &INPUT_SCHEMAS)
     }
 
-    /// Parsed validation schema (parsed once, shared).
+    /// Parsed validation schema (parsed once per tool at first need, shared).
     pub fn validation_schema_object(&self) -> Arc<Map<String, Value>> {
-        parsed(self.name, self.validation_schema, &VALIDATION_SCHEMAS)
+        parsed(self, self.validation_schema, &VALIDATION_SCHEMAS)
     }
 
-    /// Parsed shape of an XML answer (parsed once, shared).
+    /// Parsed shape of an XML answer (parsed once per tool at first need, shared).
     pub fn xml_schema_value(&self) -> Option<&'static Value> {
-        static CACHE: OnceLock<std::collections::HashMap<&'static str, Value>> = OnceLock::new();
-        CACHE
-            .get_or_init(|| {
-                TOOLS
-                    .iter()
-                    .filter_map(|t| Some((t.name, serde_json::from_str(t.xml_schema?).ok()?)))
-                    .collect()
-            })
-            .get(self.name)
+        static CACHE: SchemaCells<Option<Value>> = OnceLock::new();
+        let text = self.xml_schema?;
+        cell(self, &CACHE)?
+            .get_or_init(|| serde_json::from_str(text).ok())
+            .as_ref()
     }
 
     pub fn output_schema_object(&self) -> Option<Arc<Map<String, Value>>> {
-        self.output_schema
-            .map(|s| parsed(self.name, s, &OUTPUT_SCHEMAS))
+        self.output_schema.map(|s| parsed(self, s, &OUTPUT_SCHEMAS))
     }
 
     /// The MCP tool definition served in `tools/list`. The title is the tool's own (`title`),
@@ -225,35 +220,34 @@ impl ToolSpec {
     }
 }
 
-type SchemaCache = OnceLock<std::collections::HashMap<&'static str, Arc<Map<String, Value>>>>;
+/// One cell per entry of [`TOOLS`], in table order, each filled at its first use.
+type SchemaCells<T> = OnceLock<Box<[OnceLock<T>]>>;
+type SchemaCache = SchemaCells<Arc<Map<String, Value>>>;
 static INPUT_SCHEMAS: SchemaCache = OnceLock::new();
 static VALIDATION_SCHEMAS: SchemaCache = OnceLock::new();
 static OUTPUT_SCHEMAS: SchemaCache = OnceLock::new();
 
+/// The cell of `tool` (an entry of [`TOOLS`], else the entry of its name) in `cells`.
+fn cell<'a, T>(tool: &ToolSpec, cells: &'a SchemaCells<T>) -> Option<&'a OnceLock<T>> {
+    let index = TOOLS
+        .iter()
+        .position(|t| std::ptr::eq(t, tool))
+        .or_else(|| TOOLS.iter().position(|t| t.name == tool.name))?;
+    cells
+        .get_or_init(|| TOOLS.iter().map(|_| OnceLock::new()).collect())
+        .get(index)
+}
+
 fn parsed(
-    name: &'static str,
+    tool: &ToolSpec,
     text: &'static str,
     cache: &'static SchemaCache,
 ) -> Arc<Map<String, Value>> {
-    let map = cache.get_or_init(|| {
-        TOOLS
-            .iter()
-            .filter_map(|t| {
-                let text = if std::ptr::eq(cache, &INPUT_SCHEMAS) {
-                    Some(t.input_schema)
-                } else if std::ptr::eq(cache, &VALIDATION_SCHEMAS) {
-                    Some(t.validation_schema)
-                } else {
-                    t.output_schema
-                };
-                let obj = serde_json::from_str::<Map<String, Value>>(text?).ok()?;
-                Some((t.name, Arc::new(obj)))
-            })
-            .collect()
-    });
-    map.get(name)
-        .cloned()
-        .unwrap_or_else(|| Arc::new(serde_json::from_str(text).unwrap_or_default()))
+    let parse = || Arc::new(serde_json::from_str(text).unwrap_or_default());
+    match cell(tool, cache) {
+        Some(cell) => cell.get_or_init(parse).clone(),
+        None => parse(),
+    }
 }
 
 /// Looks a tool up by name.

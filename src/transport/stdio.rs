@@ -13,8 +13,11 @@ use crate::tools::dispatch::Dispatcher;
 pub async fn serve(dispatcher: Arc<Dispatcher>, mode: LoadMode) -> anyhow::Result<()> {
     let server = IonosServer::with_mode(dispatcher, mode);
     tracing::info!(tools = server.tools().len(), ?mode, "serving MCP on stdio");
+    // Pipes (how MCP clients start a server) are read and written on the runtime's own
+    // reactor, without a hand-off to a blocking thread per message; a terminal or a file
+    // falls back to tokio's blocking standard streams.
     let service = server
-        .serve(rmcp::transport::stdio())
+        .serve(rmcp::transport::stdio_pipes())
         .await
         .context("MCP initialization failed")?;
     service

@@ -78,7 +78,8 @@ impl Bearer {
             .trim_end_matches('/')
             .to_string();
         let mut request = http
-            .request(reqwest::Method::GET, &format!("{base}{path}"))
+            .request(tool, reqwest::Method::GET, &format!("{base}{path}"))
+            .ok()?
             .build()
             .ok()?;
         self.authenticate(&mut request).ok()?;

@@ -59,13 +59,13 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(config: Arc<Config>) -> Result<Upstreams, reqwest::Error> {
+    pub fn new(config: Arc<Config>) -> Upstreams {
         let bearer = Arc::new(bearer::Bearer::new(&config));
-        Ok(Upstreams {
-            http: Http::new(config.clone())?,
+        Upstreams {
+            http: Http::new(config.clone()),
             s3: s3::S3::new(bearer.clone()),
             bearer,
-        })
+        }
     }
 
     /// The bearer upstream, which also knows where the token comes from.
@@ -163,26 +163,55 @@ pub type Authenticate<'a> = &'a (dyn Fn(&mut reqwest::Request) -> Result<(), Too
 
 /// What every upstream shares: the client, retries, cooldowns and the body limit.
 pub struct Http {
-    client: reqwest::Client,
+    /// Built at the first request, not at start: loading the system's root certificates
+    /// costs milliseconds a server that only lists its tools never needs. A failed build is
+    /// not kept, so the next call tries again.
+    client: OnceLock<reqwest::Client>,
     config: Arc<Config>,
     /// Per product: no request before this instant (after a 429 or an exhausted quota).
     cooldowns: std::sync::Mutex<HashMap<&'static str, Instant>>,
 }
 
 impl Http {
-    fn new(config: Arc<Config>) -> Result<Http, reqwest::Error> {
+    fn new(config: Arc<Config>) -> Http {
+        // Cheap (no certificates yet), and what other clients in the process rely on.
         init_tls();
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("ionos-mcp/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Http {
-            client,
+        Http {
+            client: OnceLock::new(),
             config,
             cooldowns: std::sync::Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// The shared client, built on first use (TLS verified against the system's roots).
+    fn client(&self, tool: &ToolSpec, url: &str) -> Result<&reqwest::Client, ToolError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        init_tls();
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.config.connect_timeout)
+            .timeout(self.config.request_timeout)
+            .user_agent(concat!("ionos-mcp/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                let mut detail = format!(
+                    "cannot set up TLS (root certificates come from the system, or from SSL_CERT_FILE / SSL_CERT_DIR): {e}"
+                );
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    detail = format!("{detail}: {s}");
+                    source = s.source();
+                }
+                ToolError::Unreachable {
+                    url: url.split('?').next().unwrap_or(url).to_string(),
+                    detail: truncate(&detail, 300),
+                    variable: tool.product().base_url_env.to_string(),
+                }
+            })?;
+        // Two first calls at once may both build one; either is as good.
+        Ok(self.client.get_or_init(|| client))
     }
 
     pub fn config(&self) -> &Config {
@@ -212,12 +241,13 @@ impl Http {
         let method =
             reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let idempotent = matches!(req.method, "GET" | "HEAD");
+        let client = self.client(tool, &url)?;
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
             self.wait_for_cooldown(tool.product, started).await;
             attempt += 1;
-            let mut builder = self.client.request(method.clone(), &url).query(&req.query);
+            let mut builder = client.request(method.clone(), &url).query(&req.query);
             for (k, v) in &req.headers {
                 builder = builder.header(*k, v);
             }
@@ -225,7 +255,7 @@ impl Http {
                 .build()
                 .map_err(|e| self.transport_error(tool, &url, e))?;
             authenticate(&mut request)?;
-            let (status, headers, body) = match self.client.execute(request).await {
+            let (status, headers, body) = match client.execute(request).await {
                 Err(e) => {
                     let retryable = e.is_connect() || e.is_request() || e.is_body();
                     let err = self.transport_error(tool, &url, e);
@@ -283,7 +313,7 @@ impl Http {
     ) -> Result<Exchange, ToolError> {
         let url = request.url().to_string();
         let response = self
-            .client
+            .client(tool, &url)?
             .execute(request)
             .await
             .map_err(|e| self.transport_error(tool, &url, e))?;
@@ -300,8 +330,13 @@ impl Http {
     }
 
     /// A request builder on the shared client.
-    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, url)
+    pub fn request(
+        &self,
+        tool: &ToolSpec,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, ToolError> {
+        Ok(self.client(tool, url)?.request(method, url))
     }
 
     /// How long to wait before the next attempt, or `None` to give up: at most

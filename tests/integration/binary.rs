@@ -80,6 +80,41 @@ async fn without_a_token_tools_are_listed_and_calls_explain_what_to_do() {
     client.cancel().await.expect("clean shutdown");
 }
 
+/// The HTTP client and its root certificates are set up at the first call, not at start: with
+/// no root certificate at all (`SSL_CERT_DIR` on an empty directory) the tools are listed, and a
+/// call says that TLS could not be set up instead of sending anything.
+#[tokio::test]
+async fn tools_are_listed_without_loading_root_certificates() {
+    let sim = ionos_mcp::simulator::Simulator::start()
+        .await
+        .expect("simulator");
+    let empty = std::env::temp_dir().join(format!("ionos-mcp-no-certs-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let mut cmd = command(&[]);
+    cmd.env("IONOS_TOKEN", ionos_mcp::simulator::DEMO_TOKEN)
+        .env("IONOS_API_URL", sim.cloudapi_url())
+        .env("SSL_CERT_DIR", &empty)
+        .env_remove("SSL_CERT_FILE");
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let client = ().serve(transport).await.expect("MCP handshake over stdio");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 63);
+    let r = client
+        .call_tool(CallToolRequestParams::new("list_datacenters"))
+        .await
+        .expect("tools/call");
+    assert_eq!(r.is_error, Some(true));
+    let text = r.content[0].as_text().expect("text").text.clone();
+    assert!(text.contains("cannot set up TLS"), "{text}");
+    assert!(text.contains("SSL_CERT_DIR"), "{text}");
+    assert!(sim.requests().is_empty(), "nothing is sent without TLS");
+    client.cancel().await.expect("clean shutdown");
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
 #[test]
 fn tools_subcommand_prints_json_with_every_tool() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ionos-mcp"))

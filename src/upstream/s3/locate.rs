@@ -183,7 +183,7 @@ impl S3 {
         parts.segment(bucket);
         let url = format!("{}{}", endpoint.url, parts.path);
         let mut request = http
-            .request(reqwest::Method::GET, &url)
+            .request(tool, reqwest::Method::GET, &url)?
             .query(&[("location", "")])
             .build()
             .map_err(|e| ToolError::BadResponse {
