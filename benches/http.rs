@@ -19,6 +19,10 @@
 //! Each cell opens its connections and makes a few calls before the clock starts, and
 //! waits for the usage writer's flush (every 250 ms) before and after.
 //!
+//! `-- --only auth|no-auth [--clients N] [--seconds S]` loads one setup alone (100 clients
+//! for 10 s by default) and prints its calls per second and CPU per call: a steady load to
+//! run under a profiler.
+//!
 //! The overhead of auth, rates and usage is reported three ways: the throughput
 //! difference, the difference of the p50 latencies, and the difference in CPU time per
 //! call of the whole process (clients, server, simulator, the usage writes on blocking
