@@ -62,7 +62,8 @@ async def main(exe: str) -> None:
         assert "privateKey" not in json.dumps(certs)
         print("list_cert_certificates:", [x["metadata"]["commonName"] for x in certs["items"]])
         ev = call_ok(await c.call_tool("list_activitylog_events", {"contract": contract}), "list_activitylog_events")
-        print("list_activitylog_events:", ev["hits"]["total"], "in the last 7 days")
+        assert isinstance(ev["events"], list) and ev["events"], ev
+        print("list_activitylog_events:", len(ev["events"]), "of", ev["total"], "in the last 7 days")
         keys = call_ok(await c.call_tool("list_object_storage_access_keys", {}), "list_object_storage_access_keys")
         assert "secretKey" not in json.dumps(keys)
         print("list_object_storage_access_keys:", len(keys["items"]))
