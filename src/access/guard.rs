@@ -244,7 +244,7 @@ struct Message<'a> {
     error: Option<IgnoredAny>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Params<'a> {
     #[serde(borrow, default)]
     name: Text<'a>,
@@ -388,10 +388,7 @@ fn messages(body: &[u8]) -> Option<Vec<Asked>> {
             None if m.result.is_some() || m.error.is_some() => Cow::Borrowed("response"),
             None => Cow::Borrowed("unknown"),
         };
-        let params = m.params.unwrap_or(Params {
-            name: Text(None),
-            uri: Text(None),
-        });
+        let params = m.params.unwrap_or_default();
         let target = match &*method {
             "resources/read" => params.uri.0,
             _ => params.name.0,

@@ -196,19 +196,14 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
-                let mut detail = format!(
-                    "cannot set up TLS (root certificates come from the system, or from SSL_CERT_FILE / SSL_CERT_DIR): {e}"
-                );
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    detail = format!("{detail}: {s}");
-                    source = s.source();
-                }
-                ToolError::Unreachable {
-                    url: url.split('?').next().unwrap_or(url).to_string(),
-                    detail: truncate(&detail, 300),
-                    variable: tool.product().base_url_env.to_string(),
-                }
+                unreachable(
+                    tool,
+                    url,
+                    &format!(
+                        "cannot set up TLS (root certificates come from the system, or from SSL_CERT_FILE / SSL_CERT_DIR): {}",
+                        with_causes(&e)
+                    ),
+                )
             })?;
         // Two first calls at once may both build one; either is as good.
         Ok(self.client.get_or_init(|| client))
@@ -436,17 +431,27 @@ impl Http {
         if e.is_timeout() {
             return ToolError::Timeout(self.config.request_timeout);
         }
-        let mut detail = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            detail = format!("{detail}: {s}");
-            source = s.source();
-        }
-        ToolError::Unreachable {
-            url: url.split('?').next().unwrap_or(url).to_string(),
-            detail: truncate(&detail, 300),
-            variable: tool.product().base_url_env.to_string(),
-        }
+        unreachable(tool, url, &with_causes(&e))
+    }
+}
+
+/// An error and each of its causes, `: `-separated.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail = format!("{detail}: {s}");
+        source = s.source();
+    }
+    detail
+}
+
+/// `url` (without its query) could not be reached, for `detail`.
+fn unreachable(tool: &ToolSpec, url: &str, detail: &str) -> ToolError {
+    ToolError::Unreachable {
+        url: url.split('?').next().unwrap_or(url).to_string(),
+        detail: truncate(detail, 300),
+        variable: tool.product().base_url_env.to_string(),
     }
 }
 
