@@ -1,22 +1,27 @@
 //! Limits kept in memory, for one server process: requests per minute per key, and failed
 //! authentications per client address.
 //!
-//! Both count in fixed one-minute windows (`floor(unix seconds / 60)`), so "N per minute"
-//! is exact per window and the reset time is the window's end. Counters of past windows
-//! are dropped as soon as a later window begins.
+//! Requests count in fixed one-minute windows (`floor(unix seconds / 60)`), so "N per
+//! minute" is exact per window and the reset time is the window's end; counters of past
+//! windows are dropped as soon as a later window begins. Failed authentications count over
+//! the last 60 seconds, so failures on both sides of a window's end still add up.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Failed authentications from one client address within a minute after which that
-/// address is refused until the minute ends.
+/// Failed authentications from one client address within 60 seconds after which that
+/// address is refused until the oldest of them is 60 seconds old.
 pub const AUTH_FAILURES_PER_MINUTE: u32 = 10;
 
 /// Client addresses tracked for failed authentications at once. Past that, new addresses
-/// are not counted until the next window: memory stays bounded under a spray of addresses.
+/// are not counted until tracked ones age out: memory stays bounded under a spray of
+/// addresses.
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
+/// How long a failed authentication counts, in seconds.
+const AUTH_FAILURE_MEMORY_SECS: u64 = 60;
 
 /// The window a time falls in and the seconds until it ends (1..=60).
 pub(crate) fn window(now: SystemTime) -> (u64, u64) {
@@ -135,55 +140,103 @@ impl RateLimiter {
     }
 }
 
-/// Failed authentications per client address. An IPv6 client counts by its /64 (one
-/// host usually has a whole /64), an IPv4 address written as IPv6 as the IPv4 address.
-#[derive(Debug)]
+/// Failed authentications per client address over the last 60 seconds. An IPv6 client
+/// counts by its /64 (one host usually has a whole /64), an IPv4 address written as IPv6
+/// as the IPv4 address.
+#[derive(Debug, Default)]
 pub struct AuthFailures {
-    windows: Mutex<Windows<IpAddr>>,
+    recent: Mutex<RecentFailures>,
 }
 
-impl Default for AuthFailures {
-    fn default() -> Self {
-        AuthFailures::new()
+#[derive(Debug, Default)]
+struct RecentFailures {
+    by_client: HashMap<IpAddr, FailureTimes>,
+    /// When addresses whose failures all aged out were last dropped.
+    swept_at: u64,
+}
+
+/// The times (unix seconds) of a client's latest failures, at most
+/// `AUTH_FAILURES_PER_MINUTE` of them, oldest first once full.
+#[derive(Debug, Clone, Copy, Default)]
+struct FailureTimes {
+    times: [u64; AUTH_FAILURES_PER_MINUTE as usize],
+    /// Where the next failure is written; the oldest held once `len` is full.
+    next: usize,
+    len: usize,
+}
+
+impl FailureTimes {
+    fn push(&mut self, at: u64) {
+        self.times[self.next] = at;
+        self.next = (self.next + 1) % self.times.len();
+        self.len = (self.len + 1).min(self.times.len());
+    }
+
+    fn newest(&self) -> u64 {
+        self.times[(self.next + self.times.len() - 1) % self.times.len()]
+    }
+
+    /// The oldest of a full set of failures, or `None` while fewer are held.
+    fn oldest_of_full(&self) -> Option<u64> {
+        (self.len == self.times.len()).then(|| self.times[self.next])
+    }
+}
+
+fn unix_secs(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl RecentFailures {
+    /// Drops clients whose failures have all aged out, at most once per memory span.
+    fn sweep(&mut self, now: u64) {
+        if now >= self.swept_at + AUTH_FAILURE_MEMORY_SECS {
+            self.swept_at = now;
+            self.by_client
+                .retain(|_, f| f.newest() + AUTH_FAILURE_MEMORY_SECS > now);
+        }
     }
 }
 
 impl AuthFailures {
     pub fn new() -> AuthFailures {
-        AuthFailures {
-            windows: Mutex::new(Windows::new()),
-        }
+        AuthFailures::default()
     }
 
-    /// `Some(seconds until the window ends)` when `ip` has failed too often this minute.
+    /// `Some(seconds until it may try again)` when `ip` has failed
+    /// `AUTH_FAILURES_PER_MINUTE` times within the last 60 seconds.
     pub fn blocked(&self, ip: IpAddr, now: SystemTime) -> Option<u64> {
-        let (window, reset_secs) = window(now);
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        windows.advance(window);
-        (windows.count(&client(ip), window) >= AUTH_FAILURES_PER_MINUTE).then_some(reset_secs)
+        let now = unix_secs(now);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.sweep(now);
+        let oldest = recent.by_client.get(&client(ip))?.oldest_of_full()?;
+        let free_at = oldest + AUTH_FAILURE_MEMORY_SECS;
+        (free_at > now).then(|| free_at - now)
     }
 
     /// Counts a failed authentication from `ip`.
     pub fn note_failure(&self, ip: IpAddr, now: SystemTime) {
-        let (window, _) = window(now);
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        windows.advance(window);
-        let client = client(ip);
-        let used = windows.count(&client, window);
-        if used == 0 && windows.counts.len() >= MAX_TRACKED_ADDRESSES {
-            return;
+        let now = unix_secs(now);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        recent.sweep(now);
+        let tracked = recent.by_client.len();
+        match recent.by_client.entry(client(ip)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(now),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                if tracked < MAX_TRACKED_ADDRESSES {
+                    e.insert(FailureTimes::default()).push(now);
+                }
+            }
         }
-        windows
-            .counts
-            .insert(client, (window, used.saturating_add(1)));
     }
 
-    /// Addresses with a counter held (for tests and metrics).
+    /// Addresses with failures held (for tests and metrics).
     pub fn tracked(&self) -> usize {
-        self.windows
+        self.recent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .counts
+            .by_client
             .len()
     }
 }
@@ -272,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn an_address_is_blocked_after_ten_failures_until_the_window_ends() {
+    fn an_address_is_blocked_after_ten_failures_until_the_first_is_a_minute_old() {
         let failures = AuthFailures::new();
         let t = 12_000 + 15;
         let bad = ip("203.0.113.5");
@@ -281,28 +334,49 @@ mod tests {
         }
         assert_eq!(failures.blocked(bad, at(t)), None);
         failures.note_failure(bad, at(t + 1));
-        assert_eq!(failures.blocked(bad, at(t + 1)), Some(44));
-        assert_eq!(failures.blocked(bad, at(t + 44)), Some(1));
+        assert_eq!(failures.blocked(bad, at(t + 1)), Some(59));
+        assert_eq!(failures.blocked(bad, at(t + 59)), Some(1));
         assert_eq!(failures.blocked(ip("203.0.113.6"), at(t + 2)), None);
         // As IPv4-mapped IPv6 it is the same client.
         assert_eq!(
             failures.blocked(ip("::ffff:203.0.113.5"), at(t + 2)),
-            Some(43)
+            Some(58)
         );
-        // The next window forgives.
-        assert_eq!(failures.blocked(bad, at(t + 45)), None);
+        // A minute after the first failure nine are left: not blocked.
+        assert_eq!(failures.blocked(bad, at(t + 60)), None);
+        // One more: the latest ten are eight at t, one at t + 1 and this one, so only two
+        // fall within the last minute.
+        failures.note_failure(bad, at(t + 60));
+        assert_eq!(failures.blocked(bad, at(t + 60)), None);
+        assert_eq!(failures.tracked(), 1);
+        // Once the last failure is a minute old the address is forgotten.
+        assert_eq!(failures.blocked(bad, at(t + 200)), None);
         assert_eq!(failures.tracked(), 0);
     }
 
     #[test]
-    fn failures_in_the_previous_window_do_not_count() {
+    fn failures_on_both_sides_of_a_minutes_end_add_up() {
         let failures = AuthFailures::new();
         let bad = ip("198.51.100.1");
-        for _ in 0..9 {
+        for _ in 0..5 {
             failures.note_failure(bad, at(6_059));
         }
-        failures.note_failure(bad, at(6_060));
-        assert_eq!(failures.blocked(bad, at(6_061)), None);
+        for _ in 0..5 {
+            failures.note_failure(bad, at(6_060));
+        }
+        assert_eq!(failures.blocked(bad, at(6_061)), Some(58));
+        assert_eq!(failures.blocked(bad, at(6_119)), None);
+    }
+
+    #[test]
+    fn failures_older_than_a_minute_do_not_count() {
+        let failures = AuthFailures::new();
+        let bad = ip("198.51.100.2");
+        for i in 0..30 {
+            failures.note_failure(bad, at(6_000 + i * 7));
+        }
+        // Seven seconds apart, at most nine fall within any 60 seconds.
+        assert_eq!(failures.blocked(bad, at(6_000 + 29 * 7)), None);
     }
 
     #[test]
