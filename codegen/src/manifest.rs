@@ -109,6 +109,11 @@ pub struct Shape {
     /// each item (applied after `unwrap` and `drop`, so its pointers name the answer they leave).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub common: Vec<Common>,
+    /// Lists written as a table, `{columns: [field names], rows: [[values]]}`, so that field
+    /// names are not repeated in every item (applied last: its JSON pointers name the answer
+    /// `unwrap`, `drop` and `common` leave).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<String>,
 }
 
 /// The fields of the items of `list` whose most frequent value, when more than half of the

@@ -65,7 +65,13 @@ pub fn effective(shape: &Shape, schema: &Value) -> Option<Shape> {
             })
         })
         .collect();
-    if drop.is_empty() && !collections && unwrap.is_none() && common.is_empty() {
+    let rows: Vec<String> = shape
+        .rows
+        .iter()
+        .filter(|list| list_items(&unwrapped, list).is_some())
+        .cloned()
+        .collect();
+    if drop.is_empty() && !collections && unwrap.is_none() && common.is_empty() && rows.is_empty() {
         return None;
     }
     Some(Shape {
@@ -73,12 +79,14 @@ pub fn effective(shape: &Shape, schema: &Value) -> Option<Shape> {
         collections,
         unwrap,
         common,
+        rows,
     })
 }
 
 /// The response schema as the rules leave the answer: unwrapped, dropped properties gone,
-/// list wrappers without their own `id` and `type`, and `common` holding, per list, the
-/// fields its items may share (they stay declared in the items, which keep other values).
+/// list wrappers without their own `id` and `type`, `common` holding, per list, the fields its
+/// items may share (they stay declared in the items, which keep other values), and lists
+/// written as tables.
 pub fn schema(shape: &Shape, schema: &Value) -> Value {
     let mut out = match &shape.unwrap {
         Some(u) => unwrap_schema(u, schema),
@@ -111,7 +119,31 @@ pub fn schema(shape: &Shape, schema: &Value) -> Value {
             json!({"type": "object", "properties": shared}),
         );
     }
+    for list in &shape.rows {
+        if let Some(slot) = resolve_mut(&mut out, list).filter(|s| is_array(s)) {
+            *slot = table_schema();
+        }
+    }
     out
+}
+
+/// The schema of a list written as a table (`src/tools/compact.rs` writes it): the names of
+/// the fields its items have, and one row of values per item in that order.
+fn table_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}}
+    }})
+}
+
+/// The sub-schema a JSON pointer of properties names, to change it.
+fn resolve_mut<'a>(schema: &'a mut Value, pointer: &str) -> Option<&'a mut Value> {
+    let mut cur = schema;
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        cur = cur.get_mut("properties")?.get_mut(&seg)?;
+    }
+    Some(cur)
 }
 
 /// The schema of the member `field` of a list's items.
@@ -184,6 +216,54 @@ pub fn validate(pkey: &str, shape: &Shape, responses: &[Response], diags: &mut D
     }
     if !shape.common.is_empty() {
         validate_common(&key, shape, responses, diags);
+    }
+    if !shape.rows.is_empty() {
+        validate_rows(&key, shape, responses, diags);
+    }
+}
+
+/// Every `rows` list must be a list of objects in some answer as unwrapping leaves it.
+fn validate_rows(key: &str, shape: &Shape, responses: &[Response], diags: &mut Diagnostics) {
+    let answers: Vec<Value> = responses
+        .iter()
+        .map(|r| match &shape.unwrap {
+            Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
+            _ => r.schema.clone(),
+        })
+        .collect();
+    for (i, list) in shape.rows.iter().enumerate() {
+        let key = format!("{key}.rows[{i}]");
+        if !list.starts_with('/') {
+            diags.push(
+                key,
+                None,
+                format!("`{list}` is not a JSON pointer"),
+                Some("pointers start with `/`, e.g. /Contents".into()),
+            );
+            continue;
+        }
+        let items: Vec<&Value> = answers.iter().filter_map(|a| list_items(a, list)).collect();
+        if items.is_empty() {
+            let hint = answers
+                .iter()
+                .filter_map(|a| resolve(a, list).err())
+                .max_by_key(|miss| miss.matched)
+                .map(|miss| miss.hint())
+                .unwrap_or_else(|| "no tool of the product answers a list there".into());
+            diags.push(
+                key,
+                None,
+                format!("no answer of the product's tools has a list at `{list}`"),
+                Some(hint),
+            );
+        } else if items.iter().any(|i| i.get("properties").is_none()) {
+            diags.push(
+                key,
+                None,
+                format!("the items of `{list}` are not objects with properties"),
+                Some("only lists of objects can be written as rows".into()),
+            );
+        }
     }
 }
 
@@ -717,5 +797,47 @@ mod tests {
         assert!(text.contains("did you mean `Contents`"), "{text}");
         assert!(text.contains("no member `StorageClas`"), "{text}");
         assert!(text.contains("did you mean `StorageClass`"), "{text}");
+    }
+
+    #[test]
+    fn lists_written_as_rows_are_declared_as_tables_and_must_exist() {
+        let s = json!({"type": "object", "properties": {
+            "Name": {"type": "string"},
+            "Contents": {"type": "array", "items": {"type": "object", "properties": {
+                "Key": {"type": "string"}
+            }}},
+            "Prefixes": {"type": "array", "items": {"type": "string"}}
+        }});
+        let sh = Shape {
+            rows: vec!["/Contents".into(), "/Versions".into()],
+            ..Shape::default()
+        };
+        let e = effective(&sh, &s).expect("applies");
+        assert_eq!(e.rows, vec!["/Contents"]);
+        assert_eq!(
+            schema(&e, &s)["properties"]["Contents"],
+            json!({"type": "object", "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "rows": {"type": "array", "items": {"type": "array"}}
+            }})
+        );
+        let responses = [Response {
+            key: "products.s3.tools[0]".into(),
+            operation: "listObjectsV2".into(),
+            schema: &s,
+        }];
+        let wrong = Shape {
+            rows: vec!["/Content".into(), "Contents".into(), "/Prefixes".into()],
+            ..Shape::default()
+        };
+        let mut diags = Diagnostics::default();
+        validate("s3", &wrong, &responses, &mut diags);
+        let text = diags.to_string();
+        assert!(text.contains("did you mean `Contents`"), "{text}");
+        assert!(text.contains("`Contents` is not a JSON pointer"), "{text}");
+        assert!(
+            text.contains("the items of `/Prefixes` are not objects"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Compact answers: what the manifest's `shape` rules of a product leave of an answer. Links
 //! (`href`, `_links`), etags, bookkeeping metadata and unexpanded list stubs are left out, an
-//! answer nested in a search engine's envelope (the activity log) becomes a plain list, and a
-//! value most items of a list share is stated once under `common`. The rules
+//! answer nested in a search engine's envelope (the activity log) becomes a plain list, a
+//! value most items of a list share is stated once under `common`, and a long list of like
+//! items is written as a table (field names once, then a row of values per item). The rules
 //! are checked against the specs at build time (`codegen/src/shape.rs`), which also declares the
 //! output schema they leave.
 //!
@@ -29,6 +30,9 @@ pub struct Shape {
     /// Lists whose shared values are stated once.
     #[serde(default)]
     pub common: Vec<Common>,
+    /// JSON pointers of lists written as a table (see `tabulate`).
+    #[serde(default)]
+    pub rows: Vec<String>,
 }
 
 /// The fields of a list's items whose most frequent value, held by more than half of the items,
@@ -80,6 +84,73 @@ pub fn apply(shape: &Shape, answer: &mut Value) {
     for c in &shape.common {
         hoist(c, answer);
     }
+    for list in &shape.rows {
+        tabulate(list, answer);
+    }
+}
+
+/// The members of a list written as a table: `{"columns": [...], "rows": [[...], ...]}`.
+pub const COLUMNS: &str = "columns";
+pub const ROWS: &str = "rows";
+
+/// Writes the list at `list` as a table: `columns` are the member names its items have (in
+/// name order), and each row holds one item's values in that order, `null` where the item has
+/// no such member. Nothing is lost: the items are the rows zipped with the columns. A list
+/// holding anything but objects is left as it is.
+fn tabulate(list: &str, answer: &mut Value) {
+    let Some(slot) = answer.pointer_mut(list) else {
+        return;
+    };
+    let Value::Array(items) = slot else {
+        return;
+    };
+    if !items.iter().all(Value::is_object) {
+        return;
+    }
+    let columns: std::collections::BTreeSet<String> = items
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.keys().cloned())
+        .collect();
+    let rows: Vec<Value> = items
+        .iter_mut()
+        .filter_map(Value::as_object_mut)
+        .map(|item| {
+            Value::Array(
+                columns
+                    .iter()
+                    .map(|c| item.remove(c).unwrap_or(Value::Null))
+                    .collect(),
+            )
+        })
+        .collect();
+    *slot = Value::Object(Map::from_iter([
+        (
+            COLUMNS.to_string(),
+            Value::Array(columns.into_iter().map(Value::String).collect()),
+        ),
+        (ROWS.to_string(), Value::Array(rows)),
+    ]));
+}
+
+/// The items of a table written by `tabulate`, as objects again (members that were `null`
+/// left out); `None` when `table` is not such a table.
+pub fn untabulate(table: &Value) -> Option<Vec<Value>> {
+    let columns = table.get(COLUMNS)?.as_array()?;
+    let rows = table.get(ROWS)?.as_array()?;
+    rows.iter()
+        .map(|row| {
+            let values = row.as_array()?;
+            Some(Value::Object(
+                columns
+                    .iter()
+                    .zip(values)
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(c, v)| Some((c.as_str()?.to_string(), v.clone())))
+                    .collect::<Option<Map<String, Value>>>()?,
+            ))
+        })
+        .collect()
 }
 
 /// Moves the values most items of the list share to `common.<list name>`.
@@ -389,5 +460,56 @@ mod tests {
         let before = v.clone();
         apply(&shape, &mut v);
         assert_eq!(v, before);
+    }
+
+    #[test]
+    fn a_list_written_as_rows_loses_nothing() {
+        let shape = Shape {
+            common: vec![Common {
+                list: "/Contents".into(),
+                fields: vec!["StorageClass".into()],
+            }],
+            rows: vec!["/Contents".into(), "/Missing".into()],
+            ..Shape::default()
+        };
+        let items = json!([
+            {"Key": "a", "Size": 1, "StorageClass": "STANDARD"},
+            {"Key": "b", "Size": 2, "StorageClass": "GLACIER", "Tags": ["x"]},
+            {"Key": "c", "Size": 3, "StorageClass": "STANDARD"}
+        ]);
+        let mut v = json!({"Name": "logs", "Contents": items});
+        apply(&shape, &mut v);
+        assert_eq!(
+            v,
+            json!({
+                "Name": "logs",
+                "Contents": {
+                    "columns": ["Key", "Size", "StorageClass", "Tags"],
+                    "rows": [
+                        ["a", 1, null, null],
+                        ["b", 2, "GLACIER", ["x"]],
+                        ["c", 3, null, null]
+                    ]
+                },
+                "common": {"Contents": {"StorageClass": "STANDARD"}}
+            })
+        );
+        assert_eq!(
+            untabulate(&v["Contents"]).expect("a table"),
+            vec![
+                json!({"Key": "a", "Size": 1}),
+                json!({"Key": "b", "Size": 2, "StorageClass": "GLACIER", "Tags": ["x"]}),
+                json!({"Key": "c", "Size": 3}),
+            ]
+        );
+        // An empty list is an empty table; a list of other values stays a list.
+        for (list, table) in [
+            (json!([]), json!({"columns": [], "rows": []})),
+            (json!(["a", "b"]), json!(["a", "b"])),
+        ] {
+            let mut v = json!({ "Contents": list });
+            apply(&shape, &mut v);
+            assert_eq!(v["Contents"], table);
+        }
     }
 }

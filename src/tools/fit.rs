@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::compact::{COLUMNS, ROWS};
+
 /// Characters per token in a run of letters, of digits and of other symbols. Measured against
 /// the o200k tokenizer on IONOS answers (ids, dates, names, JSON punctuation), rounded so the
 /// estimate comes out a little above the real count.
@@ -59,31 +61,61 @@ fn size(v: &Value) -> usize {
 }
 
 /// The JSON pointer of the largest array of two or more items in `v`, by its bytes (a single
-/// item cannot be cut further: the cut goes inside it).
+/// item cannot be cut further: the cut goes inside it). A table is cut in its rows only: a row
+/// is one item's values, never cut itself, though a list among its values may be.
 fn largest_array(v: &Value) -> Option<(String, usize)> {
-    fn walk(v: &Value, at: String, best: &mut Option<(String, usize)>) {
+    fn walk(v: &Value, at: String, row: bool, best: &mut Option<(String, usize)>) {
         match v {
             Value::Array(items) => {
                 let n = size(v);
-                if items.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b) {
+                if !row && items.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b) {
                     *best = Some((at.clone(), n));
                 }
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, format!("{at}/{i}"), best);
+                    walk(item, format!("{at}/{i}"), false, best);
                 }
             }
             Value::Object(obj) => {
+                let table = obj.contains_key(COLUMNS);
                 for (k, item) in obj {
                     let key = k.replace('~', "~0").replace('/', "~1");
-                    walk(item, format!("{at}/{key}"), best);
+                    let at = format!("{at}/{key}");
+                    match item {
+                        // The names of a table's columns go with every row.
+                        Value::Array(_) if table && k == COLUMNS => {}
+                        Value::Array(rows) if table && k == ROWS => {
+                            let n = size(item);
+                            if rows.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b) {
+                                *best = Some((at.clone(), n));
+                            }
+                            for (i, r) in rows.iter().enumerate() {
+                                walk(r, format!("{at}/{i}"), true, best);
+                            }
+                        }
+                        _ => walk(item, at, false, best),
+                    }
                 }
             }
             _ => {}
         }
     }
     let mut best = None;
-    walk(v, String::new(), &mut best);
+    walk(v, String::new(), false, &mut best);
     best
+}
+
+/// The member `field` of an item of the list at `at`: of the object, or, for a row of a table,
+/// the value in the column of that name.
+fn item_field<'a>(answer: &'a Value, at: &str, item: &'a Value, field: &str) -> Option<&'a Value> {
+    match item {
+        Value::Array(values) => {
+            let table = answer.pointer(at.strip_suffix(&format!("/{ROWS}"))?)?;
+            let columns = table.get(COLUMNS)?.as_array()?;
+            let i = columns.iter().position(|c| c.as_str() == Some(field))?;
+            values.get(i)
+        }
+        _ => item.get(field),
+    }
 }
 
 /// One list that was cut.
@@ -183,7 +215,7 @@ pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> bool {
             .last
             .as_ref()
             .filter(|_| next.start_after)
-            .and_then(|l| l.get("Key"))
+            .and_then(|l| item_field(answer, &main.at, l, "Key"))
             .and_then(Value::as_str)
         {
             note.insert("next_start_after".into(), json!(key));
@@ -295,6 +327,35 @@ mod tests {
             v["truncated"]["next_start_after"],
             format!("logs/{:05}.gz", kept - 1)
         );
+    }
+
+    #[test]
+    fn tables_are_cut_at_a_row_and_continue_after_its_key() {
+        let rows: Vec<Value> = (0..3000)
+            .map(|i| json!([format!("logs/{i:05}.gz"), i]))
+            .collect();
+        let mut v = json!({"Name": "b", "Contents": {"columns": ["Key", "Size"], "rows": rows}});
+        let next = Continuation {
+            offset: None,
+            start_after: true,
+        };
+        assert!(fit(&mut v, 3_000, next));
+        assert!(size(&v) <= 3_000);
+        let kept = v["Contents"]["rows"].as_array().unwrap();
+        assert!(kept.len() > 10 && kept.len() < 3000, "{}", kept.len());
+        assert!(kept.iter().all(|r| r.as_array().map(Vec::len) == Some(2)));
+        assert_eq!(v["Contents"]["columns"], json!(["Key", "Size"]));
+        assert_eq!(v["truncated"]["lists"][0]["list"], "/Contents/rows");
+        assert_eq!(
+            v["truncated"]["next_start_after"],
+            format!("logs/{:05}.gz", kept.len() - 1)
+        );
+        // A single row too large is kept whole, not cut into fewer values.
+        let mut v =
+            json!({"Contents": {"columns": ["Key", "Body"], "rows": [["k", "z".repeat(40_000)]]}});
+        let before = v.clone();
+        fit(&mut v, 1_000, next);
+        assert!(v["Contents"] == before["Contents"], "the table was changed");
     }
 
     #[test]

@@ -15,6 +15,12 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 
+def rows_of(table):
+    """The items of a list the server wrote as a table: each row zipped with the columns."""
+    assert isinstance(table["columns"], list) and isinstance(table["rows"], list), table
+    return [{c: v for c, v in zip(table["columns"], row) if v is not None} for row in table["rows"]]
+
+
 async def main(exe: str) -> None:
     params = StdioServerParameters(command=exe, args=["--demo"], env={})
     async with Client(params, mode="auto") as c:
@@ -62,8 +68,9 @@ async def main(exe: str) -> None:
         assert "privateKey" not in json.dumps(certs)
         print("list_cert_certificates:", [x["metadata"]["commonName"] for x in certs["items"]])
         ev = call_ok(await c.call_tool("list_activitylog_events", {"contract": contract}), "list_activitylog_events")
-        assert isinstance(ev["events"], list) and ev["events"], ev
-        print("list_activitylog_events:", len(ev["events"]), "of", ev["total"], "in the last 7 days")
+        events = rows_of(ev["events"])
+        assert events and all("time" in e and "user" in e for e in events), ev
+        print("list_activitylog_events:", len(events), "of", ev["total"], "in the last 7 days")
         keys = call_ok(await c.call_tool("list_object_storage_access_keys", {}), "list_object_storage_access_keys")
         assert "secretKey" not in json.dumps(keys)
         print("list_object_storage_access_keys:", len(keys["items"]))
@@ -73,8 +80,7 @@ async def main(exe: str) -> None:
             loc = call_ok(await c.call_tool("get_object_storage_bucket_location", {"bucket": b["Name"]}), "location")
             print(f"  {b['Name']}: region {loc['LocationConstraint']}")
         objs = call_ok(await c.call_tool("list_object_storage_objects", {"bucket": "shop-backups", "prefix": "db/", "max_keys": 3}), "list_object_storage_objects")
-        assert isinstance(objs["Contents"], list)
-        print("list_object_storage_objects:", [o["Key"] for o in objs["Contents"]], "truncated:", objs["IsTruncated"])
+        print("list_object_storage_objects:", [o["Key"] for o in rows_of(objs["Contents"])], "truncated:", objs["IsTruncated"])
         tokens = call_ok(await c.call_tool("list_auth_tokens", {}), "list_auth_tokens")
         print("list_auth_tokens:", len(tokens["tokens"]))
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use ionos_mcp::simulator::Simulator;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, config_for, is_error, text};
+use crate::support::{Harness, config_for, is_error, items_of, text};
 
 async fn with_budget(tokens: usize) -> Harness {
     let sim = Simulator::start().await.expect("simulator");
@@ -86,7 +86,7 @@ async fn a_cut_s3_listing_continues_after_its_last_key() {
         assert!(!is_error(&r), "{}", text(&r));
         let v = r.structured_content.expect("structured");
         assert!(tokens(&v) <= 1000, "{} tokens", tokens(&v));
-        for o in v["Contents"].as_array().into_iter().flatten() {
+        for o in items_of(&v, "Contents") {
             keys.push(o["Key"].as_str().expect("Key").to_string());
         }
         match v

@@ -9,7 +9,7 @@ use ionos_mcp::simulator::{DEMO_TOKEN, RecordedRequest};
 use ionos_mcp::tools::table::{Access, TOOLS};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, is_error, text, with_common};
+use crate::support::{Harness, is_error, items_of, text};
 
 const PROD: &str = "b5634021-a867-4b94-a0ff-eafb37fd3e19";
 const STAGING: &str = "a4a88589-68a0-440e-bdfb-1d539ea57e95";
@@ -1327,7 +1327,7 @@ async fn activity_log_ranges_and_status_updates() {
     assert_eq!(q.get("dateEnd"), Some(&today()));
     assert_eq!(q.get("limit").map(String::as_str), Some("25"));
     let v = r.structured_content.expect("structured");
-    let hits = v["events"].as_array().expect("events");
+    let hits = items_of(&v, "events");
     assert!(!hits.is_empty());
     assert!(
         hits.iter().all(|e| !e
@@ -1345,7 +1345,7 @@ async fn activity_log_ranges_and_status_updates() {
         .await
         .structured_content
         .expect("structured");
-    assert!(with["events"].as_array().expect("events").len() > hits.len());
+    assert!(items_of(&with, "events").len() > hits.len());
 
     for (args, mention) in [
         (
@@ -1385,16 +1385,16 @@ async fn activity_log_limit_counts_the_events_returned() {
     let all = page(json!({"contract": CONTRACT, "limit": 100})).await;
     // Each page states the values most of its events share once (`common`): put back, the
     // pages' events are the whole list's.
-    let all_ids: Vec<Value> = with_common(&all, "events");
+    let all_ids: Vec<Value> = items_of(&all, "events");
     assert!(all_ids.len() > 3);
     assert!(all.get("next_offset").is_none(), "the whole list fit");
     let one = page(json!({"contract": CONTRACT, "limit": 1})).await;
-    assert_eq!(one["events"].as_array().map(Vec::len), Some(1));
+    assert_eq!(items_of(&one, "events").len(), 1);
     let mut walked = Vec::new();
     let mut offset = 0;
     for _ in 0..50 {
         let v = page(json!({"contract": CONTRACT, "limit": 2, "offset": offset})).await;
-        let hits = with_common(&v, "events");
+        let hits = items_of(&v, "events");
         assert!(hits.len() <= 2);
         walked.extend(hits);
         match v.get("next_offset").and_then(Value::as_u64) {
@@ -1444,10 +1444,7 @@ async fn client_side_filters_narrow_the_answers() {
         async move {
             let r = h.call("list_activitylog_events", args).await;
             assert!(!is_error(&r), "{}", text(&r));
-            r.structured_content.expect("structured")["events"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
+            items_of(&r.structured_content.expect("structured"), "events")
         }
     };
     let all = events(json!({"contract": CONTRACT, "limit": 100})).await;

@@ -8,7 +8,7 @@ use ionos_mcp::simulator::DEMO_TOKEN;
 use ionos_mcp::tools::table::{self, Paging, ToolSpec};
 use serde_json::{Value, json};
 
-use crate::support::{Harness, is_error, secrets_in, text, with_common};
+use crate::support::{Harness, is_error, items_of, secrets_in, text};
 
 /// Every read tool's call (calls.rs), and the S3 lists that are compacted.
 fn calls() -> Vec<(&'static str, Value)> {
@@ -307,15 +307,15 @@ async fn activity_events_are_plain_and_filters_still_apply() {
     let v = result(&h, "list_activitylog_events", &args)
         .await
         .expect("answer");
-    let events = v["events"].as_array().expect("events");
+    // Field names once, then a row per event; a value most events share is said once,
+    // under `common.events`.
+    assert!(v["events"]["columns"].is_array(), "{v}");
+    let events = items_of(&v, "events");
     assert!(!events.is_empty());
-    // A value most events share is said once, under `common.events`.
-    let common = v.pointer("/common/events");
-    for e in events {
+    for e in &events {
         assert_eq!(e["user"], "dev@example-shop.de", "{e}");
         for field in ["time", "type", "method", "uri", "resources", "status"] {
-            let said = e.get(field).or_else(|| common.and_then(|c| c.get(field)));
-            assert!(said.is_some(), "{field} missing: {e}");
+            assert!(e.get(field).is_some(), "{field} missing: {e}");
         }
     }
     assert!(v["total"].is_number(), "{v}");
@@ -358,15 +358,21 @@ async fn shared_values_are_said_once_and_nothing_is_lost() {
         for list in lists {
             let mut expected = raw[*list].as_array().cloned().unwrap_or_default();
             expected.iter_mut().for_each(|item| redact(item, "ETag"));
-            assert_eq!(with_common(&compact, list), expected, "{tool} {list}");
+            assert_eq!(items_of(&compact, list), expected, "{tool} {list}");
         }
+        // Written as a table: each shared value is in no row.
+        let table = &compact[lists[0]];
+        let columns = table["columns"].as_array().expect("columns");
         let shared = &compact["common"][lists[0]];
         for (field, value) in shared.as_object().expect("shared values") {
-            let holders = compact[lists[0]]
+            let Some(at) = columns.iter().position(|c| c == field) else {
+                continue;
+            };
+            let holders = table["rows"]
                 .as_array()
-                .expect("items")
+                .expect("rows")
                 .iter()
-                .filter(|item| item.get(field) == Some(value))
+                .filter(|row| row.get(at) == Some(value))
                 .count();
             assert_eq!(holders, 0, "{tool}: {field} still in items that share it");
         }
@@ -380,7 +386,7 @@ async fn shared_values_are_said_once_and_nothing_is_lost() {
     let raw = result(&h, "list_activitylog_events", &with_raw(&args))
         .await
         .expect("answer");
-    let events = with_common(&compact, "events");
+    let events = items_of(&compact, "events");
     let hits = raw["hits"]["hits"].as_array().expect("raw hits");
     assert_eq!(events.len(), hits.len());
     let shared = compact["common"]["events"].as_object().expect("shared");

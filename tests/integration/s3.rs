@@ -11,7 +11,7 @@ use ionos_mcp::simulator::{DEMO_S3_ACCESS_KEY, RecordedRequest, Simulator};
 use ionos_mcp::tools::table::TOOLS;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, config_for, is_error, text};
+use crate::support::{Harness, config_for, is_error, items_of, text};
 
 /// What a result must hold.
 enum Check {
@@ -217,10 +217,11 @@ fn cases() -> Vec<Case> {
                 ("max-keys", "5"),
             ],
             vec![
-                Len("/Contents", 5),
+                Len("/Contents/rows", 5),
                 Eq("/KeyCount", json!(5)),
                 Eq("/IsTruncated", json!(true)),
-                Eq("/Contents/0/Key", json!("2026/11/01/access.log.gz")),
+                Eq("/Contents/columns/0", json!("Key")),
+                Eq("/Contents/rows/0/0", json!("2026/11/01/access.log.gz")),
             ],
         ),
         case(
@@ -246,8 +247,8 @@ fn cases() -> Vec<Case> {
             "/shop-backups",
             &[("versions", ""), ("prefix", "config/"), ("max-keys", "50")],
             vec![
-                Len("/Versions", 4),
-                Len("/DeleteMarkers", 1),
+                Len("/Versions/rows", 4),
+                Len("/DeleteMarkers/rows", 1),
                 Eq("/IsTruncated", json!(false)),
             ],
         ),
@@ -695,7 +696,7 @@ async fn objects_page_with_the_continuation_token() {
         let r = h.call("list_object_storage_objects", args).await;
         assert!(!is_error(&r), "{}", text(&r));
         let v = r.structured_content.expect("structured");
-        for o in v["Contents"].as_array().expect("Contents is a list") {
+        for o in items_of(&v, "Contents") {
             keys.push(o["Key"].as_str().expect("Key").to_string());
         }
         match v["NextContinuationToken"].as_str() {

@@ -102,14 +102,34 @@ pub fn empty_home() -> [(&'static str, std::path::PathBuf); 2] {
     [("HOME", dir.clone()), ("XDG_CONFIG_HOME", dir)]
 }
 
-/// The items of `list` with the values stated once under `common.<list>` put back.
-pub fn with_common(answer: &Value, list: &str) -> Vec<Value> {
+/// The items of the compact list `list` as objects again: a table's rows zipped with its
+/// columns (`null` meaning absent), and the values stated once under `common.<list>` put back.
+pub fn items_of(answer: &Value, list: &str) -> Vec<Value> {
     let shared = answer
         .pointer(&format!("/common/{list}"))
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let items = answer[list].as_array().cloned().unwrap_or_default();
+    let items: Vec<Value> = match &answer[list] {
+        Value::Array(items) => items.clone(),
+        table => {
+            let columns = table["columns"].as_array().expect("a table's columns");
+            let rows = table["rows"].as_array().expect("a table's rows");
+            rows.iter()
+                .map(|row| {
+                    let values = row.as_array().expect("a row is a list of values");
+                    assert_eq!(values.len(), columns.len(), "a value per column: {row}");
+                    let item: serde_json::Map<String, Value> = columns
+                        .iter()
+                        .zip(values)
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(c, v)| (c.as_str().expect("a column name").to_string(), v.clone()))
+                        .collect();
+                    Value::Object(item)
+                })
+                .collect()
+        }
+    };
     items
         .into_iter()
         .map(|mut item| {
