@@ -7,6 +7,7 @@
 //! the last 60 seconds, so failures on both sides of a window's end still add up.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -156,7 +157,7 @@ struct RecentFailures {
 }
 
 /// The times (unix seconds) of a client's latest failures, at most
-/// `AUTH_FAILURES_PER_MINUTE` of them, oldest first once full.
+/// `AUTH_FAILURES_PER_MINUTE` of them, in a ring.
 #[derive(Debug, Clone, Copy, Default)]
 struct FailureTimes {
     times: [u64; AUTH_FAILURES_PER_MINUTE as usize],
@@ -222,8 +223,8 @@ impl AuthFailures {
         recent.sweep(now);
         let tracked = recent.by_client.len();
         match recent.by_client.entry(client(ip)) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(now),
-            std::collections::hash_map::Entry::Vacant(e) => {
+            Entry::Occupied(mut e) => e.get_mut().push(now),
+            Entry::Vacant(e) => {
                 if tracked < MAX_TRACKED_ADDRESSES {
                     e.insert(FailureTimes::default()).push(now);
                 }
@@ -342,7 +343,7 @@ mod tests {
             failures.blocked(ip("::ffff:203.0.113.5"), at(t + 2)),
             Some(58)
         );
-        // A minute after the first failure nine are left: not blocked.
+        // A minute after the first nine failures only the one at t + 1 counts: not blocked.
         assert_eq!(failures.blocked(bad, at(t + 60)), None);
         // One more: the latest ten are eight at t, one at t + 1 and this one, so only two
         // fall within the last minute.

@@ -95,8 +95,9 @@ pub const ROWS: &str = "rows";
 
 /// Writes the list at `list` as a table: `columns` are the member names its items have (in
 /// name order), and each row holds one item's values in that order, `null` where the item has
-/// no such member. Nothing is lost: the items are the rows zipped with the columns. A list
-/// holding anything but objects is left as it is.
+/// no such member. Nothing is lost: the items are the rows zipped with the columns (the
+/// integration tests' `items_of` does that). A list holding anything but objects is left as
+/// it is.
 fn tabulate(list: &str, answer: &mut Value) {
     let Some(slot) = answer.pointer_mut(list) else {
         return;
@@ -131,26 +132,6 @@ fn tabulate(list: &str, answer: &mut Value) {
         ),
         (ROWS.to_string(), Value::Array(rows)),
     ]));
-}
-
-/// The items of a table written by `tabulate`, as objects again (members that were `null`
-/// left out); `None` when `table` is not such a table.
-pub fn untabulate(table: &Value) -> Option<Vec<Value>> {
-    let columns = table.get(COLUMNS)?.as_array()?;
-    let rows = table.get(ROWS)?.as_array()?;
-    rows.iter()
-        .map(|row| {
-            let values = row.as_array()?;
-            Some(Value::Object(
-                columns
-                    .iter()
-                    .zip(values)
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(c, v)| Some((c.as_str()?.to_string(), v.clone())))
-                    .collect::<Option<Map<String, Value>>>()?,
-            ))
-        })
-        .collect()
 }
 
 /// Moves the values most items of the list share to `common.<list name>`.
@@ -493,14 +474,6 @@ mod tests {
                 },
                 "common": {"Contents": {"StorageClass": "STANDARD"}}
             })
-        );
-        assert_eq!(
-            untabulate(&v["Contents"]).expect("a table"),
-            vec![
-                json!({"Key": "a", "Size": 1}),
-                json!({"Key": "b", "Size": 2, "StorageClass": "GLACIER", "Tags": ["x"]}),
-                json!({"Key": "c", "Size": 3}),
-            ]
         );
         // An empty list is an empty table; a list of other values stays a list.
         for (list, table) in [

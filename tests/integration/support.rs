@@ -112,6 +112,7 @@ pub fn items_of(answer: &Value, list: &str) -> Vec<Value> {
         .unwrap_or_default();
     let items: Vec<Value> = match &answer[list] {
         Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
         table => {
             let columns = table["columns"].as_array().expect("a table's columns");
             let rows = table["rows"].as_array().expect("a table's rows");
