@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ionos_mcp::access::guard::{Guard, GuardOptions};
 use ionos_mcp::access::key::ApiKey;
@@ -1013,29 +1013,58 @@ async fn no_key_reaches_past_what_the_server_serves_and_keys_never_go_to_ionos()
 }
 
 /// An upstream that answers every request after `delay`.
-pub async fn slow_upstream(delay: Duration) -> String {
+pub async fn slow_upstream(delay: Duration) -> SlowUpstream {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().fallback(move || async move {
-        tokio::time::sleep(delay).await;
-        (
-            [("content-type", "application/json")],
-            json!({"id": "datacenters", "items": []}).to_string(),
-        )
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counter = reached.clone();
+    let app = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(delay).await;
+            (
+                [("content-type", "application/json")],
+                json!({"id": "datacenters", "items": []}).to_string(),
+            )
+        }
     });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    format!("http://{addr}")
+    SlowUpstream {
+        url: format!("http://{addr}"),
+        reached,
+    }
+}
+
+/// An upstream that answers after a delay, counting the requests that reached it.
+pub struct SlowUpstream {
+    pub url: String,
+    reached: Arc<AtomicUsize>,
+}
+
+impl SlowUpstream {
+    /// Waits (up to 10 s) until `n` requests have reached the upstream: a call is then in
+    /// flight past the server's checks, however slow the machine.
+    pub async fn reached(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.reached.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "{n} requests never reached the upstream"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 #[tokio::test]
 async fn on_shutdown_calls_in_flight_finish_and_new_connections_are_refused() {
     let origin = slow_upstream(Duration::from_millis(1500)).await;
     let s = TeamServer::start_with(|s| {
-        s.config = config_for(&origin);
+        s.config = config_for(&origin.url);
     })
     .await;
     let key = s.key().await;
@@ -1060,7 +1089,7 @@ async fn on_shutdown_calls_in_flight_finish_and_new_connections_are_refused() {
             read(r).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    origin.reached(1).await;
     let addr = s.addr;
     s.stop().await;
     let a = in_flight.await.expect("the call task");
