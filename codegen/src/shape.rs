@@ -164,10 +164,7 @@ pub fn validate(pkey: &str, shape: &Shape, responses: &[Response], diags: &mut D
     let mut all_names = BTreeSet::new();
     let mut any_collections = false;
     for r in responses {
-        let unwrapped = match &shape.unwrap {
-            Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
-            _ => r.schema.clone(),
-        };
+        let unwrapped = unwrapped(shape, r.schema);
         all_names.extend(property_names(&unwrapped));
         any_collections |= has_collections(&unwrapped);
     }
@@ -226,10 +223,7 @@ pub fn validate(pkey: &str, shape: &Shape, responses: &[Response], diags: &mut D
 fn validate_rows(key: &str, shape: &Shape, responses: &[Response], diags: &mut Diagnostics) {
     let answers: Vec<Value> = responses
         .iter()
-        .map(|r| match &shape.unwrap {
-            Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
-            _ => r.schema.clone(),
-        })
+        .map(|r| unwrapped(shape, r.schema))
         .collect();
     for (i, list) in shape.rows.iter().enumerate() {
         let key = format!("{key}.rows[{i}]");
@@ -244,12 +238,7 @@ fn validate_rows(key: &str, shape: &Shape, responses: &[Response], diags: &mut D
         }
         let items: Vec<&Value> = answers.iter().filter_map(|a| list_items(a, list)).collect();
         if items.is_empty() {
-            let hint = answers
-                .iter()
-                .filter_map(|a| resolve(a, list).err())
-                .max_by_key(|miss| miss.matched)
-                .map(|miss| miss.hint())
-                .unwrap_or_else(|| "no tool of the product answers a list there".into());
+            let hint = no_list_hint(answers.iter(), list);
             diags.push(
                 key,
                 None,
@@ -273,13 +262,7 @@ fn validate_common(key: &str, shape: &Shape, responses: &[Response], diags: &mut
     let key = format!("{key}.common");
     let answers: Vec<(&Response, Value)> = responses
         .iter()
-        .map(|r| {
-            let unwrapped = match &shape.unwrap {
-                Some(u) if list_items(r.schema, &u.list).is_some() => unwrap_schema(u, r.schema),
-                _ => r.schema.clone(),
-            };
-            (r, unwrapped)
-        })
+        .map(|r| (r, unwrapped(shape, r.schema)))
         .collect();
     for (i, c) in shape.common.iter().enumerate() {
         let key = format!("{key}[{i}]");
@@ -306,12 +289,7 @@ fn validate_common(key: &str, shape: &Shape, responses: &[Response], diags: &mut
             .filter_map(|(r, a)| Some((*r, a, list_items(a, &c.list)?)))
             .collect();
         if lists.is_empty() {
-            let hint = answers
-                .iter()
-                .filter_map(|(_, a)| resolve(a, &c.list).err())
-                .max_by_key(|miss| miss.matched)
-                .map(|miss| miss.hint())
-                .unwrap_or_else(|| "no tool of the product answers a list there".into());
+            let hint = no_list_hint(answers.iter().map(|(_, a)| a), &c.list);
             diags.push(
                 format!("{key}.list"),
                 None,
@@ -394,13 +372,7 @@ fn validate_unwrap(key: &str, u: &Unwrap, responses: &[Response], diags: &mut Di
         .filter(|r| list_items(r.schema, &u.list).is_some())
         .collect();
     if applies.is_empty() {
-        // The hint comes from the answer the pointer got furthest into.
-        let hint = responses
-            .iter()
-            .filter_map(|r| resolve(r.schema, &u.list).err())
-            .max_by_key(|miss| miss.matched)
-            .map(|miss| miss.hint())
-            .unwrap_or_else(|| "no tool of the product answers a list there".into());
+        let hint = no_list_hint(responses.iter().map(|r| r.schema), &u.list);
         diags.push(
             format!("{key}.list"),
             None,
@@ -443,6 +415,23 @@ fn validate_unwrap(key: &str, u: &Unwrap, responses: &[Response], diags: &mut Di
             }
         }
     }
+}
+
+/// The answer's schema as the product's `unwrap` leaves it (unchanged where it does not apply).
+fn unwrapped(shape: &Shape, schema: &Value) -> Value {
+    match &shape.unwrap {
+        Some(u) if list_items(schema, &u.list).is_some() => unwrap_schema(u, schema),
+        _ => schema.clone(),
+    }
+}
+
+/// Why no answer has a list at `pointer`: the hint of the answer the pointer got furthest into.
+fn no_list_hint<'a>(answers: impl Iterator<Item = &'a Value>, pointer: &str) -> String {
+    answers
+        .filter_map(|a| resolve(a, pointer).err())
+        .max_by_key(|miss| miss.matched)
+        .map(|miss| miss.hint())
+        .unwrap_or_else(|| "no tool of the product answers a list there".into())
 }
 
 /// A pointer segment the schema does not have, with the names it offers there.

@@ -64,43 +64,48 @@ fn size(v: &Value) -> usize {
 /// item cannot be cut further: the cut goes inside it). A table is cut in its rows only: a row
 /// is one item's values, never cut itself, though a list among its values may be.
 fn largest_array(v: &Value) -> Option<(String, usize)> {
-    fn walk(v: &Value, at: String, row: bool, best: &mut Option<(String, usize)>) {
+    /// What a value is to the cut: a table's `rows`, one of those rows, or anything else.
+    #[derive(PartialEq, Clone, Copy)]
+    enum Role {
+        Plain,
+        Rows,
+        Row,
+    }
+    fn walk(v: &Value, at: String, role: Role, best: &mut Option<(String, usize)>) {
         match v {
             Value::Array(items) => {
                 let n = size(v);
-                if !row && items.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b) {
+                if role != Role::Row && items.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b)
+                {
                     *best = Some((at.clone(), n));
                 }
+                let inner = if role == Role::Rows {
+                    Role::Row
+                } else {
+                    Role::Plain
+                };
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, format!("{at}/{i}"), false, best);
+                    walk(item, format!("{at}/{i}"), inner, best);
                 }
             }
             Value::Object(obj) => {
                 let table = obj.contains_key(COLUMNS);
                 for (k, item) in obj {
-                    let key = k.replace('~', "~0").replace('/', "~1");
-                    let at = format!("{at}/{key}");
-                    match item {
+                    let role = match k.as_str() {
                         // The names of a table's columns go with every row.
-                        Value::Array(_) if table && k == COLUMNS => {}
-                        Value::Array(rows) if table && k == ROWS => {
-                            let n = size(item);
-                            if rows.len() > 1 && best.as_ref().is_none_or(|(_, b)| n > *b) {
-                                *best = Some((at.clone(), n));
-                            }
-                            for (i, r) in rows.iter().enumerate() {
-                                walk(r, format!("{at}/{i}"), true, best);
-                            }
-                        }
-                        _ => walk(item, at, false, best),
-                    }
+                        COLUMNS if table => continue,
+                        ROWS if table => Role::Rows,
+                        _ => Role::Plain,
+                    };
+                    let key = k.replace('~', "~0").replace('/', "~1");
+                    walk(item, format!("{at}/{key}"), role, best);
                 }
             }
             _ => {}
         }
     }
     let mut best = None;
-    walk(v, String::new(), false, &mut best);
+    walk(v, String::new(), Role::Plain, &mut best);
     best
 }
 
