@@ -15,7 +15,7 @@ pub mod serve;
 
 use crate::config::{Config, Credentials, ProcessEnv, Secret};
 use crate::simulator::{DEMO_S3_ACCESS_KEY, DEMO_S3_SECRET_KEY, DEMO_TOKEN, Simulator};
-use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::dispatch::{Answer, Dispatcher};
 use crate::tools::table::TOOLS;
 
 /// Logs go to stderr: on stdio, stdout carries only the protocol. `IONOS_MCP_LOG` is a full
@@ -283,12 +283,12 @@ pub async fn call(demo: bool, tool: &str, arguments: &str) -> anyhow::Result<Exi
     let (dispatcher, _sim) = dispatcher(demo).await?;
     match dispatcher.call(tool, Some(args)).await {
         None => anyhow::bail!("{}", unknown_tool(tool, dispatcher.config())),
-        Some(Ok(Output::Json(v))) => {
-            serde_json::to_writer_pretty(&mut out, &v)?;
+        Some(Ok(Answer::Json { value, .. })) => {
+            serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Ok(Output::Text(t))) => {
+        Some(Ok(Answer::Text(t))) => {
             writeln!(out, "{t}")?;
             Ok(ExitCode::SUCCESS)
         }

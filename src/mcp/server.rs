@@ -21,7 +21,7 @@ use crate::access::guard::Principal;
 use crate::access::scopes::Level;
 use crate::config::LoadMode;
 use crate::metrics::{METRICS, ToolOutcome};
-use crate::tools::dispatch::{Dispatcher, Output};
+use crate::tools::dispatch::{Answer, Dispatcher};
 use crate::tools::power::{Progress, Verb};
 use crate::tools::table::{Access, DOCUMENTS};
 use crate::upstream::BoxFuture;
@@ -169,10 +169,10 @@ impl IonosServer {
                 Ok(answer)
             }
             Some(Ok(Confirmed::Done(out))) => {
-                if let Output::Json(v) = &out
-                    && let Some(problem) = self.dispatcher.off_spec(tool, v)
+                if let Answer::Json { value, text } = &out
+                    && let Some(problem) = self.dispatcher.off_spec(tool, value)
                 {
-                    return Ok(off_spec_result(tool.name, v, &problem).into());
+                    return Ok(off_spec_result(tool.name, text, &problem).into());
                 }
                 Ok(to_result(Ok(out)).into())
             }
@@ -189,7 +189,7 @@ impl IonosServer {
 /// A call's end: the dispatcher's output, or the confirmation's own answer (a question, a
 /// preview, a refusal) when nothing was sent.
 enum Confirmed {
-    Done(Output),
+    Done(Answer),
     Answer(CallToolResponse),
 }
 
@@ -273,10 +273,15 @@ fn meta_result(answer: Result<serde_json::Value, meta::MetaError>) -> CallToolRe
 }
 
 /// Converts a dispatcher outcome into the MCP result.
-pub fn to_result(outcome: Result<Output, crate::errors::ToolError>) -> CallToolResult {
+pub fn to_result(outcome: Result<Answer, crate::errors::ToolError>) -> CallToolResult {
     match outcome {
-        Ok(Output::Json(v)) => CallToolResult::structured(v),
-        Ok(Output::Text(t)) => CallToolResult::success(vec![ContentBlock::text(t)]),
+        Ok(Answer::Json { value, text }) => {
+            // As `CallToolResult::structured`, with the text made once, when the answer was fitted.
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(value);
+            result
+        }
+        Ok(Answer::Text(t)) => CallToolResult::success(vec![ContentBlock::text(t)]),
         Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
     }
 }
@@ -285,12 +290,12 @@ pub fn to_result(outcome: Result<Output, crate::errors::ToolError>) -> CallToolR
 /// (clients that validate it would raise and show nothing), but whole, as text, with a note.
 /// It is marked `isError` because the MCP SDKs reject a successful result of a tool with an
 /// output schema that carries no `structuredContent`; the note says the answer is complete.
-pub fn off_spec_result(tool: &str, answer: &serde_json::Value, problem: &str) -> CallToolResult {
+pub fn off_spec_result(tool: &str, answer: &str, problem: &str) -> CallToolResult {
     CallToolResult::error(vec![
         ContentBlock::text(format!(
             "IONOS answered {tool} outside its published API spec ({problem}), so the answer comes as text below instead of structured content. It is the complete answer, not a failure: use it as usual."
         )),
-        ContentBlock::text(answer.to_string()),
+        ContentBlock::text(answer),
     ])
 }
 

@@ -8,9 +8,10 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::errors::{ToolError, truncate};
+use crate::errors::ToolError;
 use crate::tools::power::{NoProgress, Progress, Verb};
 use crate::tools::request::RequestParts;
+use crate::tools::schema::{Rule, Schema};
 use crate::tools::table::{self, Access, TOOLS, ToolSpec};
 use crate::upstream::credentials::CredentialSource;
 use crate::upstream::{Reply, Upstreams};
@@ -24,14 +25,33 @@ pub enum Output {
     Text(String),
 }
 
+/// A finished call, as the client receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A JSON answer (sent as `structuredContent`) and the same as compact JSON text, made once
+    /// when the answer was fitted to the budget.
+    Json { value: Value, text: String },
+    /// Text passed through as it came (kubeconfig, zone files).
+    Text(String),
+}
+
+impl Answer {
+    /// A JSON answer whose text is made here (answers outside the budget's path).
+    pub fn json(value: Value) -> Answer {
+        let text = super::fit::compact_text(&value);
+        Answer::Json { value, text }
+    }
+}
+
 /// Runs tool calls against IONOS.
 pub struct Dispatcher {
     config: Arc<Config>,
     upstreams: Upstreams,
-    validators: HashMap<&'static str, OnceLock<Option<jsonschema::Validator>>>,
+    /// Per tool: its arguments' schema, compiled at first use.
+    validators: HashMap<&'static str, OnceLock<Result<Schema, String>>>,
     /// Per tool with an output schema: its validator, compiled at first use, and whether an
     /// answer outside it was logged already.
-    output_validators: HashMap<&'static str, (OnceLock<Option<jsonschema::Validator>>, AtomicBool)>,
+    output_validators: HashMap<&'static str, (OnceLock<Option<Schema>>, AtomicBool)>,
 }
 
 impl Dispatcher {
@@ -65,7 +85,7 @@ impl Dispatcher {
         &self,
         name: &str,
         arguments: Option<Map<String, Value>>,
-    ) -> Option<Result<Output, ToolError>> {
+    ) -> Option<Result<Answer, ToolError>> {
         self.call_with(name, arguments, &NoProgress).await
     }
 
@@ -75,7 +95,7 @@ impl Dispatcher {
         name: &str,
         arguments: Option<Map<String, Value>>,
         progress: &dyn Progress,
-    ) -> Option<Result<Output, ToolError>> {
+    ) -> Option<Result<Answer, ToolError>> {
         let tool = table::tool(name)?;
         Some(self.call_tool(tool, arguments, progress).await)
     }
@@ -106,7 +126,7 @@ impl Dispatcher {
         tool: &'static ToolSpec,
         arguments: Option<Map<String, Value>>,
         progress: &dyn Progress,
-    ) -> Result<Output, ToolError> {
+    ) -> Result<Answer, ToolError> {
         if !self.config.selects(tool.product, tool.toolset) {
             return Err(ToolError::NotSelected {
                 tool: tool.name.to_string(),
@@ -119,7 +139,12 @@ impl Dispatcher {
         let (req, args) = self.prepare(tool, arguments)?;
         let mut out = self.answer(tool, &req, &args).await?;
         if let (Some(verb), Output::Json(accepted)) = (Verb::of(tool), &out) {
-            return super::power::follow(self, verb, &args, accepted, progress).await;
+            return Ok(
+                match super::power::follow(self, verb, &args, accepted, progress).await? {
+                    Output::Json(value) => Answer::json(value),
+                    Output::Text(text) => Answer::Text(text),
+                },
+            );
         }
         if let (Some(b), Output::Json(v)) = (crate::tools::behaviour::of(tool), &mut out) {
             let omitted = self.finish_pages(tool, b, &req, &args, v).await?;
@@ -137,8 +162,8 @@ impl Dispatcher {
         }
         super::shape::compact(tool, &args, &mut out);
         let budget = self.config.max_answer_tokens;
-        match &mut out {
-            Output::Json(v) => {
+        Ok(match out {
+            Output::Json(mut value) => {
                 let takes = |name: &str| {
                     tool.input_schema_object()
                         .get("properties")
@@ -149,11 +174,14 @@ impl Dispatcher {
                         .then(|| args.get("offset").and_then(Value::as_u64).unwrap_or(0)),
                     start_after: takes("start_after"),
                 };
-                super::fit::fit(v, budget, next)
+                let text = super::fit::fit(&mut value, budget, next).text;
+                Answer::Json { value, text }
             }
-            Output::Text(t) => super::fit::fit_text(t, budget),
-        };
-        Ok(out)
+            Output::Text(mut text) => {
+                super::fit::fit_text(&mut text, budget);
+                Answer::Text(text)
+            }
+        })
     }
 
     /// One request's answer as a result.
@@ -255,22 +283,17 @@ impl Dispatcher {
     /// type, a string where a list is declared); the first such answer of each tool is logged.
     pub fn off_spec(&self, tool: &'static ToolSpec, value: &Value) -> Option<String> {
         let (cell, logged) = self.output_validators.get(tool.name)?;
-        let validator = cell
-            .get_or_init(|| {
-                let schema = Value::Object((*tool.output_schema_object()?).clone());
-                jsonschema::validator_for(&schema).ok()
-            })
+        let schema = cell
+            .get_or_init(|| Schema::compile(&*tool.output_schema_object()?).ok())
             .as_ref()?;
-        let problems: Vec<String> = validator
-            .iter_errors(value)
-            .take(3)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                let msg = readable(&e);
-                if at.is_empty() {
-                    msg
+        let problems: Vec<String> = schema
+            .problems(value, 3)
+            .into_iter()
+            .map(|p| {
+                if p.at.is_empty() {
+                    p.message
                 } else {
-                    format!("at {at}: {msg}")
+                    format!("at {}: {}", p.at, p.message)
                 }
             })
             .collect();
@@ -322,58 +345,60 @@ impl Dispatcher {
         let mut args = arguments.unwrap_or_default();
         args.retain(|_, v| !v.is_null());
         let args = Value::Object(args);
-        let validator = self.validators.get(tool.name).and_then(|cell| {
-            cell.get_or_init(|| {
-                jsonschema::validator_for(&Value::Object(
-                    (*tool.validation_schema_object()).clone(),
-                ))
-                .ok()
-            })
+        let schema = self
+            .validators
+            .get(tool.name)
+            .map(|cell| cell.get_or_init(|| Schema::compile(&tool.validation_schema_object())))
+            .ok_or_else(|| ToolError::NotSelected {
+                tool: tool.name.to_string(),
+                toolset: "(not a tool of this build)".into(),
+            })?
             .as_ref()
-        });
-        if let Some(v) = validator {
-            let problems: Vec<String> = v
-                .iter_errors(&args)
-                .take(5)
-                .map(|e| {
-                    let at = e.instance_path().to_string();
-                    let name = at.trim_start_matches('/');
-                    // A failed pattern reads better as the argument's own description
-                    // ("Billing period as YYYY-MM.") than as a regular expression.
-                    let described = matches!(
-                        e.kind(),
-                        jsonschema::error::ValidationErrorKind::Pattern { .. }
-                    )
+            // Fail closed: arguments that cannot be checked are not sent.
+            .map_err(|e| ToolError::InvalidArguments {
+                tool: tool.name.to_string(),
+                problems: format!("this build cannot check the tool's arguments ({e})"),
+                expected: expected_args(tool),
+            })?;
+        let problems: Vec<String> = schema
+            .problems(&args, 5)
+            .into_iter()
+            .map(|p| {
+                let name = p.at.trim_start_matches('/');
+                // A failed pattern reads better as the argument's own description
+                // ("Billing period as YYYY-MM.") than as a regular expression.
+                let described = (p.rule == Rule::Pattern)
                     .then(|| {
                         tool.validation_schema_object()
                             .get("properties")
-                            .and_then(|p| p.get(name))
-                            .and_then(|p| p.get("description"))
+                            .and_then(|props| props.get(name))
+                            .and_then(|prop| prop.get("description"))
                             .and_then(Value::as_str)
                             .map(|d| {
                                 format!(
                                     "{} does not fit: {}",
-                                    e.instance(),
+                                    args.pointer(&p.at)
+                                        .map(Value::to_string)
+                                        .unwrap_or_default(),
                                     d.trim_end_matches('.')
                                 )
                             })
                     })
                     .flatten();
-                    let msg = described.unwrap_or_else(|| readable(&e));
-                    if at.is_empty() {
-                        msg
-                    } else {
-                        format!("argument `{name}`: {msg}")
-                    }
-                })
-                .collect();
-            if !problems.is_empty() {
-                return Err(ToolError::InvalidArguments {
-                    tool: tool.name.to_string(),
-                    problems: problems.join("; "),
-                    expected: expected_args(tool),
-                });
-            }
+                let msg = described.unwrap_or(p.message);
+                if name.is_empty() {
+                    msg
+                } else {
+                    format!("argument `{name}`: {msg}")
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ToolError::InvalidArguments {
+                tool: tool.name.to_string(),
+                problems: problems.join("; "),
+                expected: expected_args(tool),
+            });
         }
         // A day pattern admits 2026-02-31; the calendar does not.
         let schema = tool.validation_schema_object();
@@ -420,27 +445,6 @@ pub fn writes_disabled(tool: &ToolSpec, scope: Access) -> ToolError {
 
 /// The most requests one call makes to fill a filtered page.
 const MAX_FILTERED_PAGES: usize = 10;
-
-/// A validation error in words that keep its reason: the offending value is cut short (a
-/// 10,000-character string would otherwise push "is longer than 1024 characters" out of any
-/// message) and its length said instead.
-fn readable(e: &jsonschema::ValidationError<'_>) -> String {
-    let instance = e.instance();
-    let chars = instance.to_string().chars().count();
-    let text = if chars > 60 {
-        let what = match instance.as_str() {
-            Some(s) => format!("a string of {} characters", s.chars().count()),
-            None => format!(
-                "{} (a value of {chars} characters)",
-                truncate(&instance.to_string(), 40)
-            ),
-        };
-        e.masked_with(what).to_string()
-    } else {
-        e.to_string()
-    };
-    truncate(&text, 300)
-}
 
 /// How the patterns of day arguments (`YYYY-MM-DD`) end; such values are also checked against
 /// the calendar.

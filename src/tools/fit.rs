@@ -55,9 +55,30 @@ pub fn estimate_tokens(text: &str) -> usize {
 /// The most lists one answer is cut in.
 const MAX_CUTS: usize = 8;
 
+/// A value as compact JSON: the text a tool result carries beside its `structuredContent`.
+pub fn compact_text(v: &Value) -> String {
+    // Serialising a `Value` cannot fail: its map keys are strings.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// The estimated tokens of a value as compact JSON.
 fn size(v: &Value) -> usize {
-    estimate_tokens(&v.to_string())
+    estimate_tokens(&compact_text(v))
+}
+
+/// Whether `text` is within `max_tokens`. The estimate never counts more tokens than a text
+/// has bytes, so a text no longer than the budget is within it without being counted.
+fn within(text: &str, max_tokens: usize) -> bool {
+    text.len() <= max_tokens || estimate_tokens(text) <= max_tokens
+}
+
+/// An answer as fitted to the budget.
+#[derive(Debug)]
+pub struct Fitted {
+    /// The answer as compact JSON, made once here and sent as the result's text.
+    pub text: String,
+    /// Whether lists were cut (the answer then says so under `truncated`).
+    pub cut: bool,
 }
 
 /// The JSON pointer of the largest array of two or more items in `v`, by its bytes (a single
@@ -142,11 +163,12 @@ pub struct Continuation {
 }
 
 /// Cuts `answer` to `max_tokens` (about); `next` says how the main list continues. Returns
-/// whether anything was cut.
-pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> bool {
+/// the answer's compact text and whether anything was cut.
+pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> Fitted {
     let max = max_tokens;
-    if size(answer) <= max {
-        return false;
+    let text = compact_text(answer);
+    if within(&text, max) {
+        return Fitted { text, cut: false };
     }
     let mut cuts: Vec<Cut> = Vec::new();
     // The note itself takes room; keep some for it.
@@ -193,8 +215,11 @@ pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> bool {
         }
     }
     let cuts: Vec<&Cut> = cuts.iter().filter(|c| c.kept < c.of).collect();
-    if cuts.is_empty() && size(answer) <= max {
-        return false;
+    if cuts.is_empty() {
+        let text = compact_text(answer);
+        if within(&text, max) {
+            return Fitted { text, cut: false };
+        }
     }
     let lists: Vec<Value> = cuts
         .iter()
@@ -230,7 +255,7 @@ pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> bool {
         "next".into(),
         json!("ask for the rest with the continuation above, or narrow the request: filters, a lower depth, a smaller limit"),
     );
-    match answer {
+    match &mut *answer {
         Value::Object(obj) => {
             obj.insert("truncated".into(), Value::Object(note));
         }
@@ -239,7 +264,10 @@ pub fn fit(answer: &mut Value, max_tokens: usize, next: Continuation) -> bool {
             *other = json!({"value": inner, "truncated": note});
         }
     }
-    true
+    Fitted {
+        text: compact_text(answer),
+        cut: true,
+    }
 }
 
 /// Cuts a text answer at a line boundary, with a last line saying so.
@@ -282,8 +310,10 @@ mod tests {
     fn small_answers_are_left_alone() {
         let mut v = big(3);
         let before = v.clone();
-        assert!(!fit(&mut v, 20_000, Continuation::default()));
+        let fitted = fit(&mut v, 20_000, Continuation::default());
+        assert!(!fitted.cut);
         assert_eq!(v, before);
+        assert_eq!(serde_json::from_str::<Value>(&fitted.text).unwrap(), before);
     }
 
     #[test]
@@ -293,8 +323,14 @@ mod tests {
             offset: Some(10),
             start_after: false,
         };
-        assert!(fit(&mut v, 5_000, next));
+        let fitted = fit(&mut v, 5_000, next);
+        assert!(fitted.cut);
         assert!(size(&v) <= 5_000);
+        assert_eq!(
+            fitted.text,
+            compact_text(&v),
+            "the text is the answer as cut"
+        );
         let kept = v["items"].as_array().unwrap().len();
         assert!(kept > 10 && kept < 2000, "{kept}");
         assert_eq!(v["items"][kept - 1]["id"], format!("id-{:05}", kept - 1));
@@ -310,7 +346,7 @@ mod tests {
             .map(|i| json!({"n": i, "pad": "y".repeat(50)}))
             .collect();
         let mut v = json!({"items": [{"id": "dc-1", "entities": {"servers": {"items": inner}}}, {"id": "dc-2"}]});
-        assert!(fit(&mut v, 4_000, Continuation::default()));
+        assert!(fit(&mut v, 4_000, Continuation::default()).cut);
         assert!(size(&v) <= 4_000);
         assert_eq!(v["items"][0]["id"], "dc-1");
         assert!(!v["truncated"]["lists"].as_array().unwrap().is_empty());
@@ -326,7 +362,7 @@ mod tests {
             offset: None,
             start_after: true,
         };
-        assert!(fit(&mut v, 3_000, next));
+        assert!(fit(&mut v, 3_000, next).cut);
         let kept = v["Contents"].as_array().unwrap().len();
         assert_eq!(
             v["truncated"]["next_start_after"],
@@ -344,7 +380,7 @@ mod tests {
             offset: None,
             start_after: true,
         };
-        assert!(fit(&mut v, 3_000, next));
+        assert!(fit(&mut v, 3_000, next).cut);
         assert!(size(&v) <= 3_000);
         let kept = v["Contents"]["rows"].as_array().unwrap();
         assert!(kept.len() > 10 && kept.len() < 3000, "{}", kept.len());
@@ -361,6 +397,26 @@ mod tests {
         let before = v.clone();
         fit(&mut v, 1_000, next);
         assert!(v["Contents"] == before["Contents"], "the table was changed");
+    }
+
+    #[test]
+    fn short_texts_are_within_the_budget_without_counting() {
+        // Every estimate is at most the byte count, so the shortcut agrees with counting.
+        for text in [
+            "",
+            "a",
+            "{\"id\":\"x\"}",
+            "1234567890",
+            "~~~~",
+            "ünïcödé",
+            "a b c",
+        ] {
+            assert!(estimate_tokens(text) <= text.len(), "{text}");
+        }
+        assert!(within("{\"a\":1}", 7));
+        let wide = "~".repeat(100);
+        assert!(!within(&wide, 49), "100 symbols are 50 tokens");
+        assert!(within(&wide, 50));
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod dispatch;
 pub mod fit;
 pub mod power;
 pub mod request;
+pub mod schema;
 pub mod shape;
 pub mod table;

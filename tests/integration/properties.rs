@@ -8,7 +8,7 @@ use ionos_mcp::tools::table::TOOLS;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::support::config_for;
 
@@ -215,5 +215,86 @@ proptest! {
         // Not XML at all: an error, never a panic.
         let _ = ionos_mcp::upstream::s3::xml::to_json(&garbage, &schema);
         let _ = ionos_mcp::upstream::s3::xml::s3_error(garbage.as_bytes());
+    }
+}
+
+/// Values near every limit the tools' schemas set: bounds, enum members, dates, lengths.
+fn telling_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (-2i64..12).prop_map(Value::from),
+        (9_998i64..10_002).prop_map(Value::from),
+        prop::sample::select(vec![0.0, 1.0, 1.5, 2.0, -0.5, 1e300]).prop_map(Value::from),
+        prop::sample::select(vec![
+            "",
+            "A",
+            "MX",
+            "TXT",
+            "AVAILABLE",
+            "FAILED",
+            "SERVER",
+            "meter",
+            "2026-11",
+            "2026-13",
+            "2026-11-30",
+            "2026-02-31",
+            "2026-1-01",
+            "x2026-11",
+            "2026-11\n",
+        ])
+        .prop_map(Value::from),
+        (1020usize..1030).prop_map(|n| Value::from("é".repeat(n))),
+        any::<bool>().prop_map(Value::from),
+        Just(Value::Null),
+        Just(json!({"name": "web"})),
+        Just(json!({"name": 1})),
+        Just(json!(["a", 2])),
+        value(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The server's own schema check agrees with an independent JSON Schema validator on
+    /// every tool's arguments: valid where it says valid, refused where it refuses.
+    #[test]
+    fn argument_checks_agree_with_a_reference_validator(index in 0..TOOLS.len(), seed in any::<u64>()) {
+        let tool = &TOOLS[index];
+        let schema_map = tool.validation_schema_object();
+        let ours = ionos_mcp::tools::schema::Schema::compile(&schema_map).expect("compiles");
+        let reference = jsonschema::validator_for(&Value::Object((*schema_map).clone()))
+            .expect("the reference compiles it");
+        let names: Vec<String> = schema_map
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let key = if names.is_empty() {
+            "[a-z_]{1,10}".boxed()
+        } else {
+            prop_oneof![6 => prop::sample::select(names), 1 => "[a-z_]{1,10}"].boxed()
+        };
+        let strategy = prop::collection::btree_map(key, telling_value(), 0..5);
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig::default(),
+            proptest::test_runner::TestRng::from_seed(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+                &{
+                    let mut s = [0u8; 32];
+                    s[..8].copy_from_slice(&seed.to_le_bytes());
+                    s
+                },
+            ),
+        );
+        for _ in 0..16 {
+            let args = Value::Object(strategy.new_tree(&mut runner).expect("strategy").current().into_iter().collect());
+            let problems = ours.problems(&args, 5);
+            prop_assert_eq!(
+                problems.is_empty(),
+                reference.is_valid(&args),
+                "{}: {} -> ours {:?}",
+                tool.name, args, problems
+            );
+        }
     }
 }
