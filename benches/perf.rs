@@ -11,8 +11,8 @@
 //! 5. S3: a signed listing through the dispatcher, SigV4 signing alone, and XML-to-JSON of a
 //!    1000-object listing.
 //!
-//! `IONOS_MCP_BENCH_BIN` measures another build of the binary in 1 and 2 (an older one, side by
-//! side).
+//! 1 and 2 measure the binary `cargo build --release` makes (the bench builds it first), or
+//! `IONOS_MCP_BENCH_BIN` (another build, side by side).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -28,9 +28,43 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// The binary measured: `IONOS_MCP_BENCH_BIN`, or the one this bench was built with.
-fn binary() -> String {
-    std::env::var("IONOS_MCP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ionos-mcp").into())
+/// The binary measured in 1 and 2, chosen once by `main`.
+static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn binary() -> &'static str {
+    BINARY.get().expect("main chooses the binary first")
+}
+
+/// The binary to measure: `IONOS_MCP_BENCH_BIN`, or the one `cargo build --release` makes and
+/// `cargo install` installs. That is not the binary this bench was built beside: a bench build
+/// adds the dev-dependencies' features (the tests' MCP client, the tokenizer) to the crates
+/// both share, which changes the code and how much of it a process pages in. A quick run
+/// (`cargo test --benches`) takes the one at hand.
+fn choose_binary(quick: bool) -> String {
+    if let Ok(bin) = std::env::var("IONOS_MCP_BENCH_BIN") {
+        return bin;
+    }
+    if quick {
+        return env!("CARGO_BIN_EXE_ionos-mcp").into();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--bin", "ionos-mcp"])
+        .args([
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(built.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ionos-mcp")
+        .find_map(|m| m["executable"].as_str().map(String::from))
+        .expect("cargo names the binary it built")
 }
 
 /// A server over stdio: spawned with `env`, initialized, its first `tools/list` read.
@@ -365,6 +399,8 @@ fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
     let (runs, calls) = if quick { (3, 50) } else { (30, 2000) };
+    let measured = BINARY.get_or_init(|| choose_binary(quick));
+    eprintln!("measuring {measured}");
     // The plain reqwest client below needs the TLS provider the server installs.
     ionos_mcp::upstream::init_tls();
     let rt = tokio::runtime::Builder::new_multi_thread()
