@@ -15,7 +15,7 @@ fn main() {
     println!("cargo:rerun-if-changed=specs");
     println!("cargo:rerun-if-changed=templates");
     if packs_relative_relocations(&out) {
-        // The loader reads ~10 KiB of packed relocations at start instead of ~0.9 MiB of
+        // The loader reads a few KiB of packed relocations at start instead of ~0.9 MiB of
         // `.rela.dyn` (peak RSS over stdio, docs/benchmarks.md).
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
