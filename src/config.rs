@@ -79,6 +79,24 @@ impl Credentials {
             ),
         }
     }
+
+    /// How to put a new token where this server reads it: the variable is read at start, the
+    /// token file at every call, the config file at start.
+    pub fn renewal(&self) -> String {
+        match self {
+            Credentials::TokenFile(p) => format!(
+                "write it to {} (IONOS_TOKEN_FILE): the next call reads it, no restart needed",
+                p.display()
+            ),
+            Credentials::Profile { file, profile, .. } => format!(
+                "store it with `ionosctl config login` or as the token of profile `{profile}` in {}, and restart the server (for stdio: the MCP client)",
+                file.display()
+            ),
+            Credentials::None | Credentials::Token(_) | Credentials::Basic { .. } => {
+                "set it as IONOS_TOKEN where this server is started (the MCP client's configuration, or the team server's environment) and restart it".into()
+            }
+        }
+    }
 }
 
 /// Everything the dispatcher needs to reach IONOS.

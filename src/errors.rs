@@ -8,6 +8,10 @@ use std::time::Duration;
 /// Where to make a new token, said in every credentials message.
 pub const TOKEN_HELP: &str = "Create one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password), set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
 
+/// Where to make a new token when one is configured; `Credentials::renewal` then says where to
+/// put it.
+pub const NEW_TOKEN: &str = "Create a new one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password)";
+
 /// The same without the password route, for accounts whose password alone does not sign in
 /// (2-factor authentication).
 pub const TOKEN_HELP_2FA: &str = "Sign in to the DCD (with your second factor) and create one under Management > Token Manager, set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
@@ -58,10 +62,13 @@ pub enum ToolError {
     )]
     NotSelected { tool: String, toolset: String },
 
-    #[error(
-        "{variable} expired at {at}, so IONOS cannot be asked. {TOKEN_HELP} (with IONOS_TOKEN_FILE, replacing the file's contents is enough: no restart)."
-    )]
-    TokenExpired { variable: String, at: String },
+    #[error("{variable} expired at {at}, so IONOS cannot be asked. {NEW_TOKEN}, then {renewal}.")]
+    TokenExpired {
+        variable: String,
+        at: String,
+        /// How to put the new token where this server reads it (`Credentials::renewal`).
+        renewal: String,
+    },
 
     #[error(
         "IONOS_TOKEN_FILE {path} cannot be used: {problem}. Put a token from the DCD (Management > Token Manager) in that file."
@@ -77,9 +84,13 @@ pub enum ToolError {
     CredentialsUnusable { origin: String, problem: String },
 
     #[error(
-        "IONOS rejected the token from {origin} (401 Unauthorized): it is expired, revoked or not an IONOS token{detail}. {TOKEN_HELP}."
+        "IONOS rejected the token from {origin} (401 Unauthorized): it is expired, revoked or not an IONOS token{detail}. {NEW_TOKEN}, then {renewal}."
     )]
-    Unauthorized { origin: String, detail: String },
+    Unauthorized {
+        origin: String,
+        detail: String,
+        renewal: String,
+    },
 
     #[error(
         "IONOS refused access (403 Forbidden){detail}. The {product} tools need {privilege}. Ask the contract owner or an administrator to grant it, or use a token of a user who has it."

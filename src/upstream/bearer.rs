@@ -103,10 +103,12 @@ impl Bearer {
                 Some(exp) if exp <= super::credentials::now() => ToolError::TokenExpired {
                     variable: self.credentials.origin(),
                     at: super::credentials::format_utc(exp),
+                    renewal: self.credentials.renewal(),
                 },
                 _ => ToolError::Unauthorized {
                     origin: self.credentials.origin(),
                     detail,
+                    renewal: self.credentials.renewal(),
                 },
             },
             403 => ToolError::Forbidden {

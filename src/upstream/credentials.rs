@@ -36,8 +36,8 @@ impl CredentialSource {
     pub fn current(&self) -> Result<Auth, ToolError> {
         match &self.credentials {
             Credentials::None => Err(ToolError::MissingToken),
-            Credentials::Token(t) => checked(t, self.origin()),
-            Credentials::TokenFile(path) => checked(&self.read_file(path)?, self.origin()),
+            Credentials::Token(t) => checked(t, &self.credentials),
+            Credentials::TokenFile(path) => checked(&self.read_file(path)?, &self.credentials),
             Credentials::Basic { username, password }
             | Credentials::Profile {
                 login: ProfileLogin::Basic { username, password },
@@ -49,8 +49,13 @@ impl CredentialSource {
             Credentials::Profile {
                 login: ProfileLogin::Token(t),
                 ..
-            } => checked(t, self.origin()),
+            } => checked(t, &self.credentials),
         }
+    }
+
+    /// How to put a new token where this server reads it.
+    pub fn renewal(&self) -> String {
+        self.credentials.renewal()
     }
 
     /// Where the credentials come from, for messages: `IONOS_TOKEN`, `IONOS_TOKEN_FILE (path)`,
@@ -146,14 +151,15 @@ pub fn bare_token(token: &str) -> &str {
     }
 }
 
-fn checked(token: &Secret, origin: String) -> Result<Auth, ToolError> {
+fn checked(token: &Secret, source: &Credentials) -> Result<Auth, ToolError> {
     let token = Secret::new(bare_token(token.expose()));
     if let Some(exp) = jwt_expiry(token.expose())
         && exp <= now()
     {
         return Err(ToolError::TokenExpired {
-            variable: origin,
+            variable: source.origin(),
             at: format_utc(exp),
+            renewal: source.renewal(),
         });
     }
     Ok(Auth::Bearer(token))
@@ -189,10 +195,11 @@ pub fn expiry_warning(source: &CredentialSource) -> Option<String> {
     let now = now();
     if exp <= now {
         Some(format!(
-            "{} expired at {}; every call will fail until it is replaced. {}.",
+            "{} expired at {}; every call will fail until it is replaced. {}, then {}.",
             source.origin(),
             format_utc(exp),
-            crate::errors::TOKEN_HELP
+            crate::errors::NEW_TOKEN,
+            source.renewal()
         ))
     } else if exp - now < 7 * 86_400 {
         Some(format!(
@@ -233,7 +240,7 @@ pub mod tests {
     #[test]
     fn an_expired_token_is_refused_with_its_time() {
         let s = CredentialSource::new(Credentials::Token(Secret::new(jwt(1_000_000_000))));
-        let Err(ToolError::TokenExpired { at, variable }) = s.current() else {
+        let Err(ToolError::TokenExpired { at, variable, .. }) = s.current() else {
             panic!("expired token accepted");
         };
         assert_eq!(variable, "IONOS_TOKEN");
@@ -246,6 +253,46 @@ pub mod tests {
         let later =
             CredentialSource::new(Credentials::Token(Secret::new(jwt(now() + 30 * 86_400))));
         assert!(expiry_warning(&later).is_none());
+    }
+
+    #[test]
+    fn an_expired_token_says_where_to_put_the_new_one() {
+        let expired = |credentials: Credentials| {
+            CredentialSource::new(credentials)
+                .current()
+                .err()
+                .expect("expired token accepted")
+                .to_string()
+        };
+        let dir = std::env::temp_dir().join(format!("ionos-mcp-renew-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, jwt(1_000_000_000)).unwrap();
+
+        let from_file = expired(Credentials::TokenFile(path.clone()));
+        assert!(
+            from_file.contains(&format!("write it to {}", path.display()))
+                && from_file.contains("no restart needed")
+                && !from_file.contains("set it as IONOS_TOKEN"),
+            "{from_file}"
+        );
+        let from_variable = expired(Credentials::Token(Secret::new(jwt(1_000_000_000))));
+        assert!(
+            from_variable.contains("set it as IONOS_TOKEN") && from_variable.contains("restart it"),
+            "{from_variable}"
+        );
+        let from_profile = expired(Credentials::Profile {
+            file: dir.join("config"),
+            profile: "work".into(),
+            login: ProfileLogin::Token(Secret::new(jwt(1_000_000_000))),
+        });
+        assert!(
+            from_profile.contains("ionosctl config login")
+                && from_profile.contains("profile `work`")
+                && !from_profile.contains("IONOS_TOKEN"),
+            "{from_profile}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
