@@ -113,12 +113,31 @@ pub(crate) fn decide(
     }
 }
 
+/// The length of the sealing key, in bytes.
+pub(crate) const SEALING_KEY_BYTES: usize = 32;
+
 /// A fresh random secret of 32 bytes.
 pub(crate) fn random_key() -> Result<Vec<u8>, StoreError> {
-    let mut key = vec![0u8; 32];
+    let mut key = vec![0u8; SEALING_KEY_BYTES];
     getrandom::fill(&mut key)
         .map_err(|e| StoreError::Unavailable(format!("no randomness for a sealing key: {e}")))?;
     Ok(key)
+}
+
+/// The sealing key as a store read it back, refused unless it is as long as the keys this
+/// server makes: a shorter one (a row changed outside ionos-mcp) would seal states anyone
+/// could forge, so nothing is sealed with it.
+pub(crate) fn stored_sealing_key(value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if value.len() == SEALING_KEY_BYTES {
+        Ok(value)
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "the stored sealing key ({SEALING_KEY}) is {} bytes, not {SEALING_KEY_BYTES}: the \
+             database was changed outside ionos-mcp; delete that row of the `secrets` table and a \
+             new key is made (confirmations in progress must then be asked again)",
+            value.len()
+        )))
+    }
 }
 
 /// Confirmations in this process only (stdio, or HTTP without a key store).

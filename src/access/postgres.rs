@@ -22,6 +22,7 @@ use super::BoxFuture;
 use super::backend::PgUrl;
 use super::confirmations::{
     Binding, Confirmations, KEPT_SECS, Redeemed, SEALING_KEY, decide, random_key,
+    stored_sealing_key,
 };
 use super::key::KeyHash;
 use super::limits::Limits;
@@ -1016,6 +1017,7 @@ impl Confirmations for PgStore {
                 })
             })
             .await
+            .and_then(stored_sealing_key)
         })
     }
 }

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 use super::BoxFuture;
 use super::confirmations::{
     Binding, Confirmations, KEPT_SECS, Redeemed, SEALING_KEY, decide, random_key,
+    stored_sealing_key,
 };
 use super::key::KeyHash;
 use super::store::{
@@ -513,12 +514,14 @@ impl Confirmations for SqliteStore {
                 params![SEALING_KEY, fresh],
             )
             .map_err(db)?;
-            conn.query_row(
-                "SELECT value FROM secrets WHERE name = ?1",
-                params![SEALING_KEY],
-                |r| r.get(0),
-            )
-            .map_err(db)
+            let stored = conn
+                .query_row(
+                    "SELECT value FROM secrets WHERE name = ?1",
+                    params![SEALING_KEY],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            stored_sealing_key(stored)
         })
     }
 }
@@ -799,6 +802,22 @@ mod tests {
         let key = a.sealing_key().await.expect("key");
         assert_eq!(key.len(), 32);
         assert_eq!(b.sealing_key().await.expect("key"), key);
+        {
+            // A key shortened outside ionos-mcp seals nothing.
+            let conn = rusqlite::Connection::open(&path).expect("opens");
+            conn.execute(
+                "UPDATE secrets SET value = x'0102' WHERE name = ?1",
+                params![SEALING_KEY],
+            )
+            .expect("changed");
+            let err = b.sealing_key().await.expect_err("a 2-byte key");
+            assert!(err.to_string().contains("is 2 bytes, not 32"), "{err}");
+            conn.execute(
+                "UPDATE secrets SET value = ?2 WHERE name = ?1",
+                params![SEALING_KEY, key],
+            )
+            .expect("put back");
+        }
         let binding = Binding {
             caller: "key_1".into(),
             tool: "stop_server".into(),
