@@ -349,6 +349,7 @@ fn main() {
                 default_rate: None,
                 max_body_bytes: 1024 * 1024,
                 session_idle: Duration::from_secs(30 * 60),
+                usage_retention: None,
             },
         ));
         let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -49,6 +49,8 @@ pub struct GuardOptions {
     pub max_body_bytes: usize,
     /// A session binding is forgotten after this long without a request.
     pub session_idle: Duration,
+    /// Usage events older than this are deleted; `None` keeps them all.
+    pub usage_retention: Option<Duration>,
 }
 
 /// The access guard: one per server, shared by every request.
@@ -110,7 +112,7 @@ impl Guard {
     ) -> Guard {
         Guard {
             limits,
-            usage: UsageRecorder::spawn(store.clone()),
+            usage: UsageRecorder::spawn(store.clone(), options.usage_retention),
             keys: KeyCache::new(store),
             options,
             housekeeping: RateLimiter::default(),

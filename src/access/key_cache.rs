@@ -184,6 +184,9 @@ mod tests {
         ) -> BoxFuture<'_, Result<UsageReport, StoreError>> {
             unused()
         }
+        fn forget_usage_before(&self, _: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+            unused()
+        }
     }
 
     fn counting() -> Arc<Counting> {

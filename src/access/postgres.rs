@@ -849,6 +849,18 @@ impl KeyStore for PgStore {
     ) -> BoxFuture<'_, Result<UsageReport, StoreError>> {
         Box::pin(self.exclusive(move |client| Box::pin(report(client, key_id, since))))
     }
+
+    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.on_shared(move |conn| {
+            Box::pin(async move {
+                // Every replica does this; a row one of them deleted is simply not there.
+                Ok(conn
+                    .client
+                    .execute("DELETE FROM usage WHERE at < $1", &[&before])
+                    .await?)
+            })
+        }))
+    }
 }
 
 impl Limits for PgStore {

@@ -619,6 +619,14 @@ impl KeyStore for SqliteStore {
         })
     }
 
+    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.run(move |conn| {
+            conn.execute("DELETE FROM usage WHERE at < ?1", [before])
+                .map(|n| n as u64)
+                .map_err(db)
+        })
+    }
+
     fn count_usable(&self, now: i64) -> BoxFuture<'_, Result<usize, StoreError>> {
         self.run(move |conn| {
             let n: i64 = conn

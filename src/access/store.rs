@@ -476,6 +476,9 @@ pub trait KeyStore: Send + Sync + 'static {
         key_id: Option<String>,
         since: i64,
     ) -> BoxFuture<'_, Result<UsageReport, StoreError>>;
+    /// Deletes the usage events from before `before` (seconds since the epoch); returns how
+    /// many. Keys keep their last use.
+    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@ store_suite!(
     rotate_keeps_the_old_key_working_for_the_grace_period,
     expired_keys_are_not_usable,
     usage_is_aggregated,
+    usage_past_the_retention_is_forgotten,
     two_stores_on_one_database_see_each_other,
     large_usage_batches_are_written_whole,
     limits_count_calls_per_key_and_window,
@@ -290,6 +291,27 @@ pub(super) async fn expired_keys_are_not_usable(db: &TestDb) {
     assert_eq!(short.record.state(now + 10), KeyState::Expired);
     assert_eq!(store.count_usable(now).await, Ok(2));
     assert_eq!(store.count_usable(now + 10).await, Ok(1));
+}
+
+pub(super) async fn usage_past_the_retention_is_forgotten(db: &TestDb) {
+    let store = db.open().await;
+    let a = store.create(new_key("a")).await.expect("created").record.id;
+    let day = 20_000 * 86_400;
+    store
+        .record_usage(vec![
+            usage_event(&a, Some("list_datacenters"), Outcome::Ok, day - 86_400),
+            usage_event(&a, Some("list_datacenters"), Outcome::Ok, day - 1),
+            usage_event(&a, Some("list_servers"), Outcome::Ok, day),
+            usage_event(&a, Some("list_servers"), Outcome::Ok, day + 10),
+        ])
+        .await
+        .expect("recorded");
+    assert_eq!(store.forget_usage_before(day).await.expect("deleted"), 2);
+    assert_eq!(store.forget_usage_before(day).await.expect("deleted"), 0);
+    let report = store.usage(Some(a.clone()), 0).await.expect("report");
+    assert_eq!(report.requests, 2, "only the events from `day` on are left");
+    let last = store.get(a).await.expect("key").last_used_at;
+    assert_eq!(last, Some(day + 10), "the key keeps its last use");
 }
 
 pub(super) async fn usage_is_aggregated(db: &TestDb) {

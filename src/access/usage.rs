@@ -5,6 +5,9 @@
 //! While the store cannot take them (the database is away), events are kept in memory and
 //! written once it can again, retried with a growing pause. What is kept is bounded: past
 //! [`PENDING_CAPACITY`] events the oldest are dropped, counted and logged.
+//!
+//! Events older than the retention (`--usage-retention`, 90 days unless set) are deleted at
+//! start and every [`FORGET_INTERVAL`], so the usage table does not grow without bound.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +34,8 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
 /// While the store fails, how often the warning is repeated.
 const WARN_EVERY: Duration = Duration::from_secs(30);
+/// How often events older than the retention are deleted.
+const FORGET_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Events recorded and not yet taken by the writer.
 #[derive(Default)]
@@ -107,15 +112,21 @@ impl UsageRecorder {
     /// # Panics
     ///
     /// Outside a Tokio runtime.
-    pub fn spawn(store: Arc<dyn KeyStore>) -> UsageRecorder {
-        UsageRecorder::spawn_tuned(store, TUNING)
+    /// Events older than `retention` are deleted; `None` keeps them all.
+    pub fn spawn(store: Arc<dyn KeyStore>, retention: Option<Duration>) -> UsageRecorder {
+        UsageRecorder::spawn_tuned(store, retention, TUNING)
     }
 
-    fn spawn_tuned(store: Arc<dyn KeyStore>, tuning: Tuning) -> UsageRecorder {
+    fn spawn_tuned(
+        store: Arc<dyn KeyStore>,
+        retention: Option<Duration>,
+        tuning: Tuning,
+    ) -> UsageRecorder {
         let (shutdown, shutdown_asked) = mpsc::channel(8);
         let queue = Arc::new(Queue::default());
         let writer = Writer {
             store,
+            retention,
             pending: VecDeque::new(),
             tuning,
             queue: Arc::clone(&queue),
@@ -172,6 +183,8 @@ impl UsageRecorder {
 
 struct Writer {
     store: Arc<dyn KeyStore>,
+    /// How long events are kept; `None`: for ever.
+    retention: Option<Duration>,
     /// Events not yet written, oldest first.
     pending: VecDeque<UsageEvent>,
     tuning: Tuning,
@@ -191,8 +204,14 @@ impl Writer {
     async fn run(mut self, mut shutdown_asked: mpsc::Receiver<oneshot::Sender<()>>) {
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is at once: what aged out while the server was down goes at start.
+        let mut forget = tokio::time::interval(FORGET_INTERVAL);
+        forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = forget.tick(), if self.retention.is_some() => {
+                    self.forget_old().await;
+                }
                 asked = shutdown_asked.recv() => {
                     let mut waiting: Vec<_> = asked.into_iter().collect();
                     // Refuse new events, then take what is already queued.
@@ -220,6 +239,27 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+
+    /// Deletes the events older than the retention. A failure is logged and tried again at
+    /// the next interval: it loses nothing.
+    async fn forget_old(&self) {
+        let Some(retention) = self.retention else {
+            return;
+        };
+        let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let before = super::now().saturating_sub(keep);
+        match self.store.forget_usage_before(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                events = n,
+                older_than_days = keep / 86_400,
+                "usage events past the retention deleted"
+            ),
+            Err(e) => tracing::warn!(
+                "usage events past the retention could not be deleted ({e}); trying again in an hour"
+            ),
         }
     }
 
@@ -378,6 +418,8 @@ mod tests {
         writes: AtomicUsize,
         fail_next: AtomicUsize,
         gate: Option<tokio::sync::Semaphore>,
+        /// The cut-offs `forget_usage_before` was asked for.
+        forgotten_before: Mutex<Vec<i64>>,
     }
 
     fn unused<T: Send + 'static>() -> BoxFuture<'static, Result<T, StoreError>> {
@@ -438,12 +480,41 @@ mod tests {
         ) -> BoxFuture<'_, Result<UsageReport, StoreError>> {
             unused()
         }
+        fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+            self.forgotten_before.lock().expect("lock").push(before);
+            Box::pin(async { Ok(0) })
+        }
     }
 
     impl Sink {
         fn written(&self) -> usize {
             self.written.lock().expect("lock").len()
         }
+    }
+
+    #[tokio::test]
+    async fn events_past_the_retention_are_forgotten_at_start_and_hourly() {
+        let sink = Arc::new(Sink::default());
+        let retention = Duration::from_secs(90 * 86_400);
+        let recorder = UsageRecorder::spawn(sink.clone(), Some(retention));
+        eventually("the first deletion", || {
+            !sink.forgotten_before.lock().expect("lock").is_empty()
+        })
+        .await;
+        let before = sink.forgotten_before.lock().expect("lock")[0];
+        let expected = super::super::now() - 90 * 86_400;
+        assert!((before - expected).abs() <= 5, "{before} vs {expected}");
+        recorder.shutdown().await;
+
+        let keeping = Arc::new(Sink::default());
+        let recorder = UsageRecorder::spawn(keeping.clone(), None);
+        recorder.record(event("key_1", 1));
+        eventually("a write", || keeping.written() == 1).await;
+        recorder.shutdown().await;
+        assert!(
+            keeping.forgotten_before.lock().expect("lock").is_empty(),
+            "no retention, nothing deleted"
+        );
     }
 
     /// Waits until `done` holds, for at most 10 s.
@@ -468,7 +539,7 @@ mod tests {
             .expect("created")
             .record
             .id;
-        let recorder = UsageRecorder::spawn(store.clone());
+        let recorder = UsageRecorder::spawn(store.clone(), None);
         let started = std::time::Instant::now();
         for i in 0..5000 {
             recorder.record(event(&id, i));
@@ -493,7 +564,7 @@ mod tests {
     #[tokio::test]
     async fn events_are_written_in_batches_in_the_background() {
         let sink = Arc::new(Sink::default());
-        let recorder = UsageRecorder::spawn(sink.clone());
+        let recorder = UsageRecorder::spawn(sink.clone(), None);
         for i in 0..2500 {
             recorder.record(event("key_a", i));
         }
@@ -510,7 +581,7 @@ mod tests {
             fail_next: AtomicUsize::new(1),
             ..Sink::default()
         });
-        let recorder = UsageRecorder::spawn(sink.clone());
+        let recorder = UsageRecorder::spawn(sink.clone(), None);
         for i in 0..5 {
             recorder.record(event("key_a", i));
         }
@@ -526,7 +597,7 @@ mod tests {
             fail_next: AtomicUsize::new(4),
             ..Sink::default()
         });
-        let recorder = UsageRecorder::spawn(sink.clone());
+        let recorder = UsageRecorder::spawn(sink.clone(), None);
         for i in 0..5 {
             recorder.record(event("key_a", i));
         }
@@ -558,6 +629,7 @@ mod tests {
         });
         let recorder = UsageRecorder::spawn_tuned(
             sink.clone(),
+            None,
             Tuning {
                 pending_capacity: 10,
                 shutdown_patience: Duration::from_millis(100),
@@ -586,6 +658,7 @@ mod tests {
         });
         let recorder = UsageRecorder::spawn_tuned(
             sink.clone(),
+            None,
             Tuning {
                 pending_capacity: 100,
                 shutdown_patience: Duration::from_millis(600),
@@ -611,7 +684,7 @@ mod tests {
             gate: Some(tokio::sync::Semaphore::new(0)),
             ..Sink::default()
         });
-        let recorder = UsageRecorder::spawn(sink.clone());
+        let recorder = UsageRecorder::spawn(sink.clone(), None);
         recorder.record(event("key_a", 0));
         // The writer then waits in the store with that one event.
         eventually("a write begun", || sink.entered.load(Ordering::SeqCst) == 1).await;

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// A 2025-11-25 session ends after this long without a request (`30m`, `2h`).
     #[arg(long, env = "IONOS_MCP_SESSION_IDLE", default_value = "30m")]
     pub session_idle: String,
+    /// How long API keys' usage events are kept (`90d`, `2w`), or `forever`. Older ones are
+    /// deleted at start and hourly; `keys usage` reports on what is kept.
+    #[arg(long, env = "IONOS_MCP_USAGE_RETENTION", default_value = "90d")]
+    pub usage_retention: String,
     /// Also serve `GET /metrics` (Prometheus text) on this address, without a key: keep it
     /// on loopback or a private network. Without it, `/metrics` on the main address needs a
     /// key with the `admin` scope.
@@ -163,6 +167,8 @@ async fn serve_http(
                     .map_err(|e| anyhow::anyhow!("--default-rate: {e}"))?,
                 max_body_bytes: args.max_body_bytes,
                 session_idle: options.session_idle,
+                usage_retention: parse_retention(&args.usage_retention)
+                    .map_err(|e| anyhow::anyhow!("--usage-retention: {e}"))?,
             },
         )))
     };
@@ -217,6 +223,21 @@ async fn shutdown_signal() {
 }
 
 /// `120/min`, `120` or `none`.
+/// `forever`, or a duration of at least a day (`90d`, `2w`).
+fn parse_retention(text: &str) -> Result<Option<Duration>, String> {
+    if text.trim().eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    let secs =
+        crate::access::duration::parse_duration(text).map_err(|e| format!("{e}, or `forever`"))?;
+    if secs < 86_400 {
+        return Err(format!(
+            "\"{text}\" keeps less than a day, and `keys usage` reports by day; use 1d or more, or `forever`"
+        ));
+    }
+    Ok(Some(Duration::from_secs(secs as u64)))
+}
+
 pub fn parse_rate(text: &str) -> Result<Option<u32>, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("unlimited") {
@@ -232,5 +253,27 @@ pub fn parse_rate(text: &str) -> Result<Option<u32>, String> {
         _ => Err(format!(
             "`{text}` is not a rate; expected calls per minute such as 60/min"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_retention_is_a_day_or_more_or_forever() {
+        assert_eq!(
+            parse_retention("90d"),
+            Ok(Some(Duration::from_secs(90 * 86_400)))
+        );
+        assert_eq!(
+            parse_retention("2w"),
+            Ok(Some(Duration::from_secs(14 * 86_400)))
+        );
+        assert_eq!(parse_retention("Forever"), Ok(None));
+        let short = parse_retention("12h").unwrap_err();
+        assert!(short.contains("less than a day"), "{short}");
+        let bad = parse_retention("ninety days").unwrap_err();
+        assert!(bad.contains("forever") && bad.contains("30d"), "{bad}");
     }
 }

@@ -154,6 +154,7 @@ impl TeamServer {
             default_rate: Some(1000),
             max_body_bytes: http.max_body_bytes,
             session_idle: http.session_idle,
+            usage_retention: None,
         };
         let mut setup = Setup {
             config,

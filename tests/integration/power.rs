@@ -782,6 +782,7 @@ mod over_http {
                 default_rate: Some(1000),
                 max_body_bytes: options.max_body_bytes,
                 session_idle: options.session_idle,
+                usage_retention: None,
             },
         ));
         let server = http::bind(dispatcher, options, Some(guard))

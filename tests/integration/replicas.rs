@@ -690,6 +690,7 @@ async fn a_replica_that_loses_the_database_fails_closed_keeps_usage_and_recovers
             default_rate: Some(1000),
             max_body_bytes: options.max_body_bytes,
             session_idle: options.session_idle,
+            usage_retention: None,
         },
     ));
     let server = transport::bind(dispatcher, options, Some(guard))
