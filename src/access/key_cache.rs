@@ -184,7 +184,7 @@ mod tests {
         ) -> BoxFuture<'_, Result<UsageReport, StoreError>> {
             unused()
         }
-        fn forget_usage_before(&self, _: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        fn forget_usage_before(&self, _: i64, _: u32) -> BoxFuture<'_, Result<u64, StoreError>> {
             unused()
         }
     }

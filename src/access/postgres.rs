@@ -850,13 +850,22 @@ impl KeyStore for PgStore {
         Box::pin(self.exclusive(move |client| Box::pin(report(client, key_id, since))))
     }
 
-    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn forget_usage_before(
+        &self,
+        before: i64,
+        at_most: u32,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let at_most = i64::from(at_most);
         Box::pin(self.on_shared(move |conn| {
             Box::pin(async move {
                 // Every replica does this; a row one of them deleted is simply not there.
                 Ok(conn
                     .client
-                    .execute("DELETE FROM usage WHERE at < $1", &[&before])
+                    .execute(
+                        "DELETE FROM usage WHERE id IN \
+                         (SELECT id FROM usage WHERE at < $1 ORDER BY at LIMIT $2)",
+                        &[&before, &at_most],
+                    )
                     .await?)
             })
         }))

@@ -619,11 +619,19 @@ impl KeyStore for SqliteStore {
         })
     }
 
-    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn forget_usage_before(
+        &self,
+        before: i64,
+        at_most: u32,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.run(move |conn| {
-            conn.execute("DELETE FROM usage WHERE at < ?1", [before])
-                .map(|n| n as u64)
-                .map_err(db)
+            conn.execute(
+                "DELETE FROM usage WHERE id IN \
+                 (SELECT id FROM usage WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                params![before, at_most],
+            )
+            .map(|n| n as u64)
+            .map_err(db)
         })
     }
 

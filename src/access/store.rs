@@ -476,9 +476,14 @@ pub trait KeyStore: Send + Sync + 'static {
         key_id: Option<String>,
         since: i64,
     ) -> BoxFuture<'_, Result<UsageReport, StoreError>>;
-    /// Deletes the usage events from before `before` (seconds since the epoch); returns how
-    /// many. Keys keep their last use.
-    fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Deletes up to `at_most` of the usage events from before `before` (seconds since the
+    /// epoch), oldest first; returns how many. A long backlog goes in several short
+    /// statements, so requests are not held up behind one. Keys keep their last use.
+    fn forget_usage_before(
+        &self,
+        before: i64,
+        at_most: u32,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
 }
 
 #[cfg(test)]

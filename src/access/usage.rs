@@ -36,6 +36,8 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
 const WARN_EVERY: Duration = Duration::from_secs(30);
 /// How often events older than the retention are deleted.
 const FORGET_INTERVAL: Duration = Duration::from_secs(3600);
+/// Events deleted by one statement; a backlog takes several, with other work between them.
+const FORGET_BATCH: u32 = 10_000;
 
 /// Events recorded and not yet taken by the writer.
 #[derive(Default)]
@@ -109,10 +111,11 @@ impl std::fmt::Debug for UsageRecorder {
 impl UsageRecorder {
     /// Starts the writing task on the current Tokio runtime.
     ///
+    /// Events older than `retention` are deleted; `None` keeps them all.
+    ///
     /// # Panics
     ///
     /// Outside a Tokio runtime.
-    /// Events older than `retention` are deleted; `None` keeps them all.
     pub fn spawn(store: Arc<dyn KeyStore>, retention: Option<Duration>) -> UsageRecorder {
         UsageRecorder::spawn_tuned(store, retention, TUNING)
     }
@@ -250,16 +253,30 @@ impl Writer {
         };
         let keep = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
         let before = super::now().saturating_sub(keep);
-        match self.store.forget_usage_before(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                events = n,
+        let mut deleted = 0;
+        loop {
+            match self.store.forget_usage_before(before, FORGET_BATCH).await {
+                Ok(n) => {
+                    deleted += n;
+                    if n < u64::from(FORGET_BATCH) {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "usage events past the retention could not be deleted ({e}); trying again in an hour"
+                    );
+                    break;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(
+                events = deleted,
                 older_than_days = keep / 86_400,
                 "usage events past the retention deleted"
-            ),
-            Err(e) => tracing::warn!(
-                "usage events past the retention could not be deleted ({e}); trying again in an hour"
-            ),
+            );
         }
     }
 
@@ -480,7 +497,11 @@ mod tests {
         ) -> BoxFuture<'_, Result<UsageReport, StoreError>> {
             unused()
         }
-        fn forget_usage_before(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        fn forget_usage_before(
+            &self,
+            before: i64,
+            _: u32,
+        ) -> BoxFuture<'_, Result<u64, StoreError>> {
             self.forgotten_before.lock().expect("lock").push(before);
             Box::pin(async { Ok(0) })
         }

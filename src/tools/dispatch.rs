@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::errors::ToolError;
 use crate::tools::power::{NoProgress, Progress, Verb};
 use crate::tools::request::RequestParts;
-use crate::tools::schema::{Rule, Schema};
+use crate::tools::schema::{Rule, Schema, shown};
 use crate::tools::table::{self, Access, TOOLS, ToolSpec};
 use crate::upstream::credentials::CredentialSource;
 use crate::upstream::{Reply, Upstreams};
@@ -377,9 +377,7 @@ impl Dispatcher {
                             .map(|d| {
                                 format!(
                                     "{} does not fit: {}",
-                                    args.pointer(&p.at)
-                                        .map(Value::to_string)
-                                        .unwrap_or_default(),
+                                    args.pointer(&p.at).map(shown).unwrap_or_default(),
                                     d.trim_end_matches('.')
                                 )
                             })

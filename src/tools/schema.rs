@@ -413,7 +413,7 @@ fn same_json(a: &Value, b: &Value) -> bool {
 
 /// A value as a message names it: as JSON when short, else by its length (a 10,000-character
 /// string would push the reason out of any message).
-fn shown(value: &Value) -> String {
+pub fn shown(value: &Value) -> String {
     let text = value.to_string();
     let chars = text.chars().count();
     if chars <= 60 {
