@@ -76,6 +76,19 @@ fn path_fits(template: &str, path: &str) -> bool {
         })
 }
 
+/// A runner whose values follow from `seed`, for drawing several cases inside one.
+fn seeded_runner(seed: u64) -> proptest::test_runner::TestRunner {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig::default(),
+        proptest::test_runner::TestRng::from_seed(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+            &bytes,
+        ),
+    )
+}
+
 fn dispatcher() -> Dispatcher {
     Dispatcher::new(config_for("http://127.0.0.1:9")).expect("dispatcher")
 }
@@ -95,17 +108,7 @@ proptest! {
             .and_then(Value::as_object)
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
-        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
-            ProptestConfig::default(),
-            proptest::test_runner::TestRng::from_seed(
-                proptest::test_runner::RngAlgorithm::ChaCha,
-                &{
-                    let mut s = [0u8; 32];
-                    s[..8].copy_from_slice(&seed.to_le_bytes());
-                    s
-                },
-            ),
-        );
+        let mut runner = seeded_runner(seed);
         let d = dispatcher();
         for _ in 0..8 {
             let args = arguments(names.clone())
@@ -275,17 +278,7 @@ proptest! {
             prop_oneof![6 => prop::sample::select(names), 1 => "[a-z_]{1,10}"].boxed()
         };
         let strategy = prop::collection::btree_map(key, telling_value(), 0..5);
-        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
-            ProptestConfig::default(),
-            proptest::test_runner::TestRng::from_seed(
-                proptest::test_runner::RngAlgorithm::ChaCha,
-                &{
-                    let mut s = [0u8; 32];
-                    s[..8].copy_from_slice(&seed.to_le_bytes());
-                    s
-                },
-            ),
-        );
+        let mut runner = seeded_runner(seed);
         for _ in 0..16 {
             let args = Value::Object(strategy.new_tree(&mut runner).expect("strategy").current().into_iter().collect());
             let problems = ours.problems(&args, 5);
