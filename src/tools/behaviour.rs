@@ -284,7 +284,7 @@ fn summarize(sm: &Summarize, args: &Value, answer: &mut Value) {
     // The grouped list replaces the detailed one; other top-level fields stay.
     let root = sm.items.split('/').nth(1).unwrap_or_default().to_string();
     if let Value::Object(map) = answer {
-        map.remove(&root);
+        map.shift_remove(&root);
         map.insert("group_by".into(), json!(group));
         map.insert("groups".into(), Value::Array(groups));
         map.insert("group_count".into(), json!(total_groups));

@@ -209,7 +209,7 @@ fn unwrap(u: &Unwrap, answer: &mut Value) {
         .collect();
     let root = u.list.split('/').nth(1).unwrap_or_default();
     if let Value::Object(obj) = answer {
-        obj.remove(root);
+        obj.shift_remove(root);
         obj.insert(u.to.clone(), Value::Array(items));
         obj.extend(kept);
     }
@@ -256,8 +256,8 @@ fn strip(value: &mut Value, holder: Option<&str>, rules: &DropRules, collections
                 if !obj.contains_key("items") {
                     return Fate::Leave;
                 }
-                obj.remove("id");
-                obj.remove("type");
+                obj.shift_remove("id");
+                obj.shift_remove("type");
             }
             let mut leave = Vec::new();
             for (name, v) in obj.iter_mut() {
@@ -270,7 +270,7 @@ fn strip(value: &mut Value, holder: Option<&str>, rules: &DropRules, collections
                 }
             }
             for name in leave {
-                obj.remove(&name);
+                obj.shift_remove(&name);
             }
             Fate::Keep
         }

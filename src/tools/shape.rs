@@ -146,7 +146,7 @@ fn apply_page(value: &mut Value, page: ClientPage) {
 pub fn redact(value: &mut Value, key: &str) {
     match value {
         Value::Object(obj) => {
-            obj.remove(key);
+            obj.shift_remove(key);
             for v in obj.values_mut() {
                 redact(v, key);
             }
@@ -157,5 +157,29 @@ pub fn redact(value: &mut Value, key: &str) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_the_order_of_what_is_left() {
+        let mut v = json!({"id": "c-1", "privateKey": "x", "name": "web", "items": [
+            {"a": 1, "privateKey": "y", "b": 2, "c": 3}
+        ]});
+        redact(&mut v, "privateKey");
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["id", "name", "items"]);
+        let inner: Vec<&str> = v["items"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(inner, ["a", "b", "c"]);
     }
 }
