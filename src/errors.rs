@@ -5,12 +5,23 @@
 
 use std::time::Duration;
 
-/// Where to make a new token, said in every credentials message.
-pub const TOKEN_HELP: &str = "Create one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password), set it as IONOS_TOKEN in the MCP client's configuration, and restart the client";
+/// Where a token is made, said in every credentials message.
+macro_rules! where_tokens_are_made {
+    () => {
+        "in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password)"
+    };
+}
+
+/// How to get going without a token.
+pub const TOKEN_HELP: &str = concat!(
+    "Create one ",
+    where_tokens_are_made!(),
+    ", set it as IONOS_TOKEN in the MCP client's configuration, and restart the client"
+);
 
 /// Where to make a new token when one is configured; `Credentials::renewal` then says where to
 /// put it.
-pub const NEW_TOKEN: &str = "Create a new one in the DCD under Management > Token Manager (or with GET https://api.ionos.com/auth/v1/tokens/generate using your username and password)";
+pub const NEW_TOKEN: &str = concat!("Create a new one ", where_tokens_are_made!());
 
 /// The same without the password route, for accounts whose password alone does not sign in
 /// (2-factor authentication).

@@ -137,6 +137,8 @@ async fn serve_http(
             "ionos-mcp: WARNING: /metrics on {addr} is served without a key: anyone who can reach it sees request counts and tool names; prefer a loopback or private address"
         );
     }
+    let usage_retention = parse_retention(&args.usage_retention)
+        .map_err(|e| anyhow::anyhow!("--usage-retention: {e}"))?;
     options.session_idle = Duration::from_secs(
         crate::access::duration::parse_duration(&args.session_idle)
             .map_err(|e| anyhow::anyhow!("--session-idle: {e}"))?
@@ -167,8 +169,7 @@ async fn serve_http(
                     .map_err(|e| anyhow::anyhow!("--default-rate: {e}"))?,
                 max_body_bytes: args.max_body_bytes,
                 session_idle: options.session_idle,
-                usage_retention: parse_retention(&args.usage_retention)
-                    .map_err(|e| anyhow::anyhow!("--usage-retention: {e}"))?,
+                usage_retention,
             },
         )))
     };
