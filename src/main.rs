@@ -74,6 +74,12 @@ enum Command {
     },
 }
 
+/// mimalloc serves a call's many small, short-lived allocations (parsing and shaping an
+/// answer) with less CPU than glibc's allocator, at about the same peak memory
+/// (`cargo bench --bench perf`, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::init_logging();
     let args = Cli::parse();

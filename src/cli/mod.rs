@@ -22,6 +22,7 @@ use crate::tools::table::TOOLS;
 /// filter; without it, `IONOS_LOG_LEVEL` (the IONOS SDKs' variable) sets the level.
 pub fn init_logging() {
     use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -33,16 +34,17 @@ pub fn init_logging() {
             (tracing_subscriber::EnvFilter::new(directives), problem)
         }
     };
+    // Both filters belong to the one layer: a filter of its own beside it would enable every
+    // span and event of every library for the registry, which then records each span that
+    // the layer's level filter drops anyway.
+    let not_an_echo = tracing_subscriber::filter::filter_fn(|meta| !is_protocol_error_echo(meta));
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
-                .with_filter(filter),
+                .with_filter(filter.and(not_an_echo)),
         )
-        .with(tracing_subscriber::filter::filter_fn(|meta| {
-            !is_protocol_error_echo(meta)
-        }))
         .try_init();
     if let Some(problem) = level_problem {
         tracing::warn!("{problem}");

@@ -406,13 +406,11 @@ impl Http {
         let too_large = || ToolError::TooLarge {
             limit_mb: limit / (1024 * 1024),
         };
-        if response
-            .content_length()
-            .is_some_and(|n| n as usize > limit)
-        {
+        let announced = response.content_length().map(|n| n as usize);
+        if announced.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
