@@ -262,7 +262,7 @@ async fn dispatcher_overhead(calls: usize) -> (Duration, Duration, Duration) {
         .expect("config")
         .with_origin(&origin);
     config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
-    let dispatcher = Dispatcher::new(config).expect("dispatcher");
+    let dispatcher = Dispatcher::new(config);
     let http = reqwest::Client::new();
     let url = format!("{}/datacenters?pretty=false&depth=1", sim.cloudapi_url());
     let args = json!({"depth": 1}).as_object().cloned();
@@ -321,7 +321,7 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
     config.credentials = Credentials::Token(Secret::new(DEMO_TOKEN));
     config.s3.access_key = Some(ionos_mcp::simulator::DEMO_S3_ACCESS_KEY.into());
     config.s3.secret_key = Some(Secret::new(ionos_mcp::simulator::DEMO_S3_SECRET_KEY));
-    let dispatcher = Dispatcher::new(config).expect("dispatcher");
+    let dispatcher = Dispatcher::new(config);
     let args = json!({"bucket": "logs-archive"}).as_object().cloned();
     for _ in 0..20 {
         dispatcher
@@ -347,11 +347,10 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
     };
     let mut signing = Vec::new();
     for _ in 0..calls {
-        let mut req = reqwest::Request::new(
-            reqwest::Method::GET,
-            "https://s3.eu-central-3.ionoscloud.com/logs-archive?list-type=2&prefix=2026%2F11%2F"
-                .parse()
-                .expect("url"),
+        let mut req = ionos_mcp::upstream::client::Outgoing::new(
+            hyper::Method::GET,
+            "https://s3.eu-central-3.ionoscloud.com/logs-archive",
+            [("list-type", "2"), ("prefix", "2026/11/")],
         );
         let t = Instant::now();
         ionos_mcp::upstream::s3::sign(

@@ -585,7 +585,7 @@ pub fn normalize_base_url(value: &str, product: &ProductSpec) -> Result<String, 
     } else {
         format!("https://{v}")
     };
-    let url = reqwest::Url::parse(&with_scheme).map_err(|e| {
+    let url = url::Url::parse(&with_scheme).map_err(|e| {
         format!(
             "`{v}` is not a URL ({e}); expected e.g. {}",
             product.base_url

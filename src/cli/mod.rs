@@ -100,10 +100,10 @@ pub async fn dispatcher(demo: bool) -> anyhow::Result<(Arc<Dispatcher>, Option<S
             region: Some("eu-central-3".to_string()),
             single_endpoint: false,
         };
-        let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
+        let d = Dispatcher::new(config);
         return Ok((Arc::new(d), Some(sim)));
     }
-    let d = Dispatcher::new(config).context("cannot build the HTTP client")?;
+    let d = Dispatcher::new(config);
     Ok((Arc::new(d), None))
 }
 

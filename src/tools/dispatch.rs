@@ -55,7 +55,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(config: Config) -> Result<Dispatcher, reqwest::Error> {
+    pub fn new(config: Config) -> Dispatcher {
         let config = Arc::new(config);
         let validators = TOOLS.iter().map(|t| (t.name, OnceLock::new())).collect();
         let output_validators = TOOLS
@@ -63,12 +63,12 @@ impl Dispatcher {
             .filter(|t| t.output_schema.is_some())
             .map(|t| (t.name, (OnceLock::new(), AtomicBool::new(false))))
             .collect();
-        Ok(Dispatcher {
+        Dispatcher {
             upstreams: Upstreams::new(config.clone()),
             config,
             validators,
             output_validators,
-        })
+        }
     }
 
     /// Where the credentials come from, and when the token expires.

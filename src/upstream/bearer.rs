@@ -3,8 +3,10 @@
 //! Basic as the IONOS SDKs do, and refusing with IONOS error documents.
 
 use base64::Engine;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use hyper::Method;
+use hyper::header::{AUTHORIZATION, HeaderValue};
 
+use super::client::Outgoing;
 use super::credentials::{Auth, CredentialSource};
 use super::{BoxFuture, Exchange, Http, Reply, Upstream};
 use crate::config::Config;
@@ -38,7 +40,7 @@ impl Bearer {
     }
 
     /// Adds the IONOS credentials to a request, marked sensitive so they never print.
-    pub fn authenticate(&self, request: &mut reqwest::Request) -> Result<(), ToolError> {
+    pub fn authenticate(&self, request: &mut Outgoing) -> Result<(), ToolError> {
         let value = match self.credentials.current()? {
             Auth::Bearer(t) => format!("Bearer {}", t.expose()),
             Auth::Basic { username, password } => format!(
@@ -77,11 +79,8 @@ impl Bearer {
             .unwrap_or(product.base_url)
             .trim_end_matches('/')
             .to_string();
-        let mut request = http
-            .request(tool, reqwest::Method::GET, &format!("{base}{path}"))
-            .ok()?
-            .build()
-            .ok()?;
+        let none: [(&str, &str); 0] = [];
+        let mut request = Outgoing::new(Method::GET, &format!("{base}{path}"), none);
         self.authenticate(&mut request).ok()?;
         let answer = http.send_once(tool, request).await.ok()?;
         if !answer.is_success() {
@@ -146,7 +145,7 @@ impl Upstream for Bearer {
                 Ok(Reply::Accepted {
                     location: answer
                         .headers
-                        .get(reqwest::header::LOCATION)
+                        .get(hyper::header::LOCATION)
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string),
                 })

@@ -5,10 +5,12 @@
 //! - [`s3`]: the Object Storage data plane, whose requests are signed with SigV4 for the region
 //!   of each bucket's endpoint, and whose answers and refusals are S3 XML.
 //!
-//! Both send through [`Http`], which owns what they share: the HTTP client, retries of GET and
-//! HEAD requests within a time budget, per-product cooldowns after 429s, and the body limit.
+//! Both send through [`Http`], which owns what they share: the HTTP client ([`client`]),
+//! retries of GET and HEAD requests within a time budget, per-product cooldowns after 429s, and
+//! the body limit.
 
 pub mod bearer;
+pub mod client;
 pub mod credentials;
 pub mod s3;
 
@@ -18,12 +20,14 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use reqwest::header::HeaderMap;
+use hyper::Method;
+use hyper::header::HeaderMap;
 
 use crate::config::Config;
 use crate::errors::{ToolError, truncate};
 use crate::tools::request::RequestParts;
 use crate::tools::table::ToolSpec;
+use client::{Client, Outgoing, SendError};
 
 /// A boxed future, for the [`Upstream`] interface.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -150,7 +154,7 @@ impl Exchange {
 
     pub fn media(&self) -> String {
         self.headers
-            .get(reqwest::header::CONTENT_TYPE)
+            .get(hyper::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string()
@@ -159,14 +163,14 @@ impl Exchange {
 
 /// Adds credentials to one attempt of a request (a signature covers the time, so it is made
 /// per attempt).
-pub type Authenticate<'a> = &'a (dyn Fn(&mut reqwest::Request) -> Result<(), ToolError> + Sync);
+pub type Authenticate<'a> = &'a (dyn Fn(&mut Outgoing) -> Result<(), ToolError> + Sync);
 
 /// What every upstream shares: the client, retries, cooldowns and the body limit.
 pub struct Http {
     /// Built at the first request, not at start: loading the system's root certificates
     /// costs milliseconds a server that only lists its tools never needs. A failed build is
     /// not kept, so the next call tries again.
-    client: OnceLock<reqwest::Client>,
+    client: OnceLock<Client>,
     config: Arc<Config>,
     /// Per product: no request before this instant (after a 429 or an exhausted quota).
     cooldowns: std::sync::Mutex<HashMap<&'static str, Instant>>,
@@ -184,17 +188,11 @@ impl Http {
     }
 
     /// The shared client, built on first use (TLS verified against the system's roots).
-    fn client(&self, tool: &ToolSpec, url: &str) -> Result<&reqwest::Client, ToolError> {
+    fn client(&self, tool: &ToolSpec, url: &str) -> Result<&Client, ToolError> {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        init_tls();
-        let client = reqwest::Client::builder()
-            .connect_timeout(self.config.connect_timeout)
-            .timeout(self.config.request_timeout)
-            .user_agent(concat!("ionos-mcp/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let client = Client::new(self.config.connect_timeout, self.config.request_timeout)
             .map_err(|e| {
                 unreachable(
                     tool,
@@ -233,8 +231,7 @@ impl Http {
         authenticate: Authenticate<'_>,
     ) -> Result<Exchange, ToolError> {
         let url = format!("{base}{}", req.path);
-        let method =
-            reqwest::Method::from_bytes(req.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let method = Method::from_bytes(req.method.as_bytes()).unwrap_or(Method::GET);
         let idempotent = matches!(req.method, "GET" | "HEAD");
         let client = self.client(tool, &url)?;
         let started = Instant::now();
@@ -242,18 +239,22 @@ impl Http {
         loop {
             self.wait_for_cooldown(tool.product, started).await;
             attempt += 1;
-            let mut builder = client.request(method.clone(), &url).query(&req.query);
-            for (k, v) in &req.headers {
-                builder = builder.header(*k, v);
+            let mut request = Outgoing::new(method.clone(), &url, &req.query);
+            for (name, value) in &req.headers {
+                request
+                    .header(name, value)
+                    .map_err(|problem| ToolError::InvalidArguments {
+                        tool: tool.name.to_string(),
+                        problems: problem,
+                        expected: "text without line breaks or control characters".into(),
+                    })?;
             }
-            let mut request = builder
-                .build()
-                .map_err(|e| self.transport_error(tool, &url, e))?;
             authenticate(&mut request)?;
-            let (status, headers, body) = match client.execute(request).await {
+            let fetched = match client.fetch(request, self.config.max_body_bytes).await {
                 Err(e) => {
-                    let retryable = e.is_connect() || e.is_request() || e.is_body();
-                    let err = self.transport_error(tool, &url, e);
+                    // A time-out, a refused or broken connection: worth another try.
+                    let retryable = matches!(e, SendError::Timeout | SendError::Transport(_));
+                    let err = self.send_error(tool, &url, e);
                     match self.retry_delay(idempotent && retryable, attempt, started, None) {
                         Some(wait) => {
                             tracing::info!(
@@ -268,15 +269,15 @@ impl Http {
                         None => return Err(err),
                     }
                 }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    (status, headers, self.read_body(tool, &url, response).await)
-                }
+                Ok(fetched) => fetched,
             };
+            let client::Fetched {
+                status,
+                headers,
+                body,
+            } = fetched;
             self.note_rate_limit(tool.product, &headers);
             tracing::debug!(tool = tool.name, method = req.method, path = %req.path, status, attempt, ms = started.elapsed().as_millis() as u64, "IONOS call");
-            let body = body?;
             let retry_after = retry_after(&headers);
             if status == 429 {
                 self.set_cooldown(tool.product, retry_after.unwrap_or(Duration::from_secs(1)));
@@ -304,34 +305,21 @@ impl Http {
     pub async fn send_once(
         &self,
         tool: &'static ToolSpec,
-        request: reqwest::Request,
+        request: Outgoing,
     ) -> Result<Exchange, ToolError> {
         let url = request.url().to_string();
-        let response = self
+        let fetched = self
             .client(tool, &url)?
-            .execute(request)
+            .fetch(request, self.config.max_body_bytes)
             .await
-            .map_err(|e| self.transport_error(tool, &url, e))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = self.read_body(tool, &url, response).await?;
+            .map_err(|e| self.send_error(tool, &url, e))?;
         Ok(Exchange {
-            status,
-            retry_after: retry_after(&headers),
-            headers,
-            body,
+            status: fetched.status,
+            retry_after: retry_after(&fetched.headers),
+            headers: fetched.headers,
+            body: fetched.body,
             attempts: 1,
         })
-    }
-
-    /// A request builder on the shared client.
-    pub fn request(
-        &self,
-        tool: &ToolSpec,
-        method: reqwest::Method,
-        url: &str,
-    ) -> Result<reqwest::RequestBuilder, ToolError> {
-        Ok(self.client(tool, url)?.request(method, url))
     }
 
     /// How long to wait before the next attempt, or `None` to give up: at most
@@ -396,40 +384,19 @@ impl Http {
         }
     }
 
-    async fn read_body(
-        &self,
-        tool: &ToolSpec,
-        url: &str,
-        mut response: reqwest::Response,
-    ) -> Result<Vec<u8>, ToolError> {
-        let limit = self.config.max_body_bytes;
-        let too_large = || ToolError::TooLarge {
-            limit_mb: limit / (1024 * 1024),
-        };
-        let announced = response.content_length().map(|n| n as usize);
-        if announced.is_some_and(|n| n > limit) {
-            return Err(too_large());
+    fn send_error(&self, tool: &ToolSpec, url: &str, e: SendError) -> ToolError {
+        match e {
+            SendError::Timeout => ToolError::Timeout(self.config.request_timeout),
+            SendError::TooLarge => ToolError::TooLarge {
+                limit_mb: self.config.max_body_bytes / (1024 * 1024),
+            },
+            SendError::InvalidUrl(detail) => unreachable(
+                tool,
+                url,
+                &format!("not a URL a request can go to: {detail}"),
+            ),
+            SendError::Transport(detail) => unreachable(tool, url, &detail),
         }
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > limit {
-                        return Err(too_large());
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => return Ok(body),
-                Err(e) => return Err(self.transport_error(tool, url, e)),
-            }
-        }
-    }
-
-    fn transport_error(&self, tool: &ToolSpec, url: &str, e: reqwest::Error) -> ToolError {
-        if e.is_timeout() {
-            return ToolError::Timeout(self.config.request_timeout);
-        }
-        unreachable(tool, url, &with_causes(&e))
     }
 }
 
@@ -461,7 +428,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// `Retry-After` in seconds (the form IONOS sends), bounded.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let secs: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
+        .get(hyper::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim()

@@ -10,7 +10,7 @@ use ionos_mcp::tools::dispatch::Dispatcher;
 use crate::support::config_for;
 
 async fn report(config: ionos_mcp::config::Config) -> (String, bool) {
-    let dispatcher = Arc::new(Dispatcher::new(config).expect("http client"));
+    let dispatcher = Arc::new(Dispatcher::new(config));
     let mut out = Vec::new();
     let ok = ionos_mcp::cli::check::run(dispatcher, false, &mut out)
         .await

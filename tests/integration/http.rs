@@ -162,7 +162,7 @@ impl TeamServer {
             guard,
         };
         tune(&mut setup);
-        let dispatcher = Arc::new(Dispatcher::new(setup.config).expect("dispatcher"));
+        let dispatcher = Arc::new(Dispatcher::new(setup.config));
         let shared: Arc<dyn KeyStore> = store.clone();
         let guard = Arc::new(Guard::new(shared, setup.guard));
         let server = http::bind(dispatcher, setup.http, Some(guard))

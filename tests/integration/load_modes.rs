@@ -22,7 +22,7 @@ async fn dynamic_client(tune: impl FnOnce(&mut ionos_mcp::config::Config)) -> (C
     let mut config = config_for(&format!("http://{}", sim.addr()))
         .with_base_urls(|product| sim.base_url(product));
     tune(&mut config);
-    let dispatcher = Arc::new(Dispatcher::new(config).expect("dispatcher"));
+    let dispatcher = Arc::new(Dispatcher::new(config));
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server = IonosServer::with_mode(dispatcher, LoadMode::Dynamic);
     tokio::spawn(async move {

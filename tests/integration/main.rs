@@ -19,6 +19,7 @@ mod load_modes;
 mod official;
 mod power;
 mod properties;
+mod proxy;
 mod replicas;
 mod s3;
 mod secrets;

@@ -173,7 +173,7 @@ impl Setup {
         let mut config = config_for(&format!("http://{}", sim.addr()));
         config.tool_scope = Access::Destructive;
         config.load_mode = mode;
-        let dispatcher = Arc::new(Dispatcher::new(config).expect("dispatcher"));
+        let dispatcher = Arc::new(Dispatcher::new(config));
         let server = IonosServer::new(dispatcher).with_confirmation_times(
             Arc::new(MemoryConfirmations::new()),
             ttl,
@@ -771,7 +771,7 @@ mod over_http {
         let mut config = config_for(&format!("http://{}", first.sim.addr()))
             .with_base_urls(|product| first.sim.base_url(product));
         config.tool_scope = Access::Destructive;
-        let dispatcher = Arc::new(Dispatcher::new(config).expect("dispatcher"));
+        let dispatcher = Arc::new(Dispatcher::new(config));
         let mut options = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
         options.confirmations = Some(store.clone());
         let keys: Arc<dyn KeyStore> = store;

@@ -90,7 +90,7 @@ fn seeded_runner(seed: u64) -> proptest::test_runner::TestRunner {
 }
 
 fn dispatcher() -> Dispatcher {
-    Dispatcher::new(config_for("http://127.0.0.1:9")).expect("dispatcher")
+    Dispatcher::new(config_for("http://127.0.0.1:9"))
 }
 
 proptest! {

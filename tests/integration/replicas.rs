@@ -680,7 +680,7 @@ async fn a_replica_that_loses_the_database_fails_closed_keeps_usage_and_recovers
         .await
         .expect("opens through the proxy");
     let origin = slow_upstream(Duration::from_millis(1500)).await;
-    let dispatcher = Arc::new(Dispatcher::new(config_for(&origin.url)).expect("dispatcher"));
+    let dispatcher = Arc::new(Dispatcher::new(config_for(&origin.url)));
     let options = HttpOptions::new("127.0.0.1:0".parse().expect("address"));
     let guard = Arc::new(Guard::with_limits(
         replica.store,

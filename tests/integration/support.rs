@@ -40,7 +40,7 @@ impl Harness {
     }
 
     pub async fn with_config(sim: Simulator, config: Config) -> Harness {
-        let dispatcher = Arc::new(Dispatcher::new(config).expect("http client"));
+        let dispatcher = Arc::new(Dispatcher::new(config));
         let (server_io, client_io) = tokio::io::duplex(1 << 20);
         let server = IonosServer::new(dispatcher);
         tokio::spawn(async move {

@@ -15,6 +15,7 @@ use super::{DEFAULT_REGION, Keys, MANAGEMENT_PRODUCT, S3, refusal, sign, xml};
 use crate::errors::ToolError;
 use crate::tools::request::RequestParts;
 use crate::tools::table::ToolSpec;
+use crate::upstream::client::Outgoing;
 use crate::upstream::{Exchange, Http};
 
 /// Where a bucket is addressed and the region its requests are signed for.
@@ -28,7 +29,7 @@ pub struct Endpoint {
 /// The signing region an endpoint's host name implies: `s3.<region>.ionoscloud.com` or the
 /// older `s3-<region>.ionoscloud.com`, where `eu-central-1` is the region called `de`.
 pub fn region_of_endpoint(url: &str) -> Option<String> {
-    let host = reqwest::Url::parse(url).ok()?.host_str()?.to_string();
+    let host = url::Url::parse(url).ok()?.host_str()?.to_string();
     let rest = host.strip_suffix(".ionoscloud.com")?;
     let region = rest
         .strip_prefix("s3.")
@@ -182,13 +183,7 @@ impl S3 {
         parts.literal("/");
         parts.segment(bucket);
         let url = format!("{}{}", endpoint.url, parts.path);
-        let mut request = http
-            .request(tool, reqwest::Method::GET, &url)?
-            .query(&[("location", "")])
-            .build()
-            .map_err(|e| ToolError::BadResponse {
-                detail: format!("the bucket location request could not be built: {e}"),
-            })?;
+        let mut request = Outgoing::new(hyper::Method::GET, &url, [("location", "")]);
         sign(&mut request, keys, &endpoint.region, SystemTime::now())?;
         http.send_once(tool, request).await
     }

@@ -9,11 +9,12 @@ use aws_sigv4::http_request::{
 
 use super::Keys;
 use crate::errors::ToolError;
+use crate::upstream::client::Outgoing;
 
 /// Signs `request` in place: adds `x-amz-date`, `x-amz-content-sha256` and `Authorization`.
 /// The URL must already be in its final, encoded form; S3 signs the path as sent.
 pub fn sign(
-    request: &mut reqwest::Request,
+    request: &mut Outgoing,
     keys: &Keys,
     region: &str,
     time: SystemTime,
@@ -24,7 +25,7 @@ pub fn sign(
 }
 
 fn signed(
-    request: &mut reqwest::Request,
+    request: &mut Outgoing,
     keys: &Keys,
     region: &str,
     time: SystemTime,
@@ -55,15 +56,12 @@ fn signed(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let body: &[u8] = request
-        .body()
-        .and_then(reqwest::Body::as_bytes)
-        .unwrap_or(&[]);
+    // No request the server sends has a body.
     let signable = SignableRequest::new(
         request.method().as_str(),
-        request.url().as_str(),
+        request.url(),
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
+        SignableBody::Bytes(&[]),
     )
     .map_err(|e| e.to_string())?;
     let (instructions, _) = sigv4_sign(signable, &params)
@@ -71,9 +69,9 @@ fn signed(
         .into_parts();
     for (name, value) in instructions.headers() {
         let name =
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-        let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
-        if name == reqwest::header::AUTHORIZATION {
+            hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let mut value = hyper::header::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+        if name == hyper::header::AUTHORIZATION {
             value.set_sensitive(true);
         }
         request.headers_mut().insert(name, value);
