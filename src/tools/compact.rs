@@ -250,28 +250,26 @@ enum Fate {
 fn strip(value: &mut Value, holder: Option<&str>, rules: &DropRules, collections: bool) -> Fate {
     match value {
         Value::Object(obj) => {
-            obj.retain(|name, _| !rules.drops(holder, name));
-            if collections && obj.get("type").and_then(Value::as_str) == Some("collection") {
-                // An unexpanded list link says only that a sub-list exists.
-                if !obj.contains_key("items") {
-                    return Fate::Leave;
-                }
-                obj.shift_remove("id");
-                obj.shift_remove("type");
+            // An unexpanded list link says only that a sub-list exists; an expanded list loses
+            // its own `id` and `type`.
+            let list = collections
+                && !rules.drops(holder, "type")
+                && obj.get("type").and_then(Value::as_str) == Some("collection");
+            if list && (rules.drops(holder, "items") || !obj.contains_key("items")) {
+                return Fate::Leave;
             }
-            let mut leave = Vec::new();
-            for (name, v) in obj.iter_mut() {
+            // One pass: members the rules drop, the list's own id and type, and members left
+            // out by their own rules go; so does an object that only held what was left out
+            // (`entities` of list stubs).
+            obj.retain(|name, v| {
+                if rules.drops(holder, name) || (list && (name == "id" || name == "type")) {
+                    return false;
+                }
                 let had_members = v.as_object().is_some_and(|o| !o.is_empty());
                 let fate = strip(v, Some(name), rules, collections);
-                // An object that only held what was left out (`entities` of list stubs) goes too.
                 let emptied = had_members && v.as_object().is_some_and(Map::is_empty);
-                if fate == Fate::Leave || emptied {
-                    leave.push(name.clone());
-                }
-            }
-            for name in leave {
-                obj.shift_remove(&name);
-            }
+                fate == Fate::Keep && !emptied
+            });
             Fate::Keep
         }
         Value::Array(items) => {

@@ -48,7 +48,11 @@ pub fn shape(
     if body.is_empty() {
         return Ok(Output::Json(Value::Object(Map::new())));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ToolError::BadResponse {
+    // Checked as UTF-8 once, in one pass, rather than string by string while parsing.
+    let text = std::str::from_utf8(body).map_err(|e| ToolError::BadResponse {
+        detail: format!("not JSON: the answer is not UTF-8 ({e})"),
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| ToolError::BadResponse {
         detail: format!("not JSON: {}", truncate(&e.to_string(), 120)),
     })?;
     finish_json(tool, req, value)
@@ -181,5 +185,26 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(inner, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn an_answer_that_is_not_utf8_or_not_json_is_a_bad_response() {
+        let tool = crate::tools::table::tool("list_datacenters").unwrap();
+        let req = RequestParts::new("GET");
+        let bad = |body: &[u8]| match shape(tool, &req, "application/json", body) {
+            Err(ToolError::BadResponse { detail }) => detail,
+            other => panic!("{other:?}"),
+        };
+        assert!(bad(b"{\"items\": [\"\xff\"]}").contains("not UTF-8"));
+        assert!(bad(b"{\"items\": [").contains("not JSON"));
+        let Ok(Output::Json(v)) = shape(
+            tool,
+            &req,
+            "application/json",
+            "{\"items\": [\"é\"]}".as_bytes(),
+        ) else {
+            panic!("JSON expected");
+        };
+        assert_eq!(v["items"][0], "é");
     }
 }
