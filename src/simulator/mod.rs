@@ -31,6 +31,7 @@ mod s3_tests;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -96,7 +97,7 @@ impl Simulator {
             products,
             cloudapi,
             s3,
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(VecDeque::new()),
         });
         let app = Router::new()
             .fallback(handle)
@@ -146,14 +147,16 @@ impl Simulator {
         format!("http://{}{}", self.addr, cloudapi::PREFIX)
     }
 
-    /// Every request received so far, in order (path is the raw, still percent-encoded path;
-    /// query pairs decoded).
+    /// The requests received so far, in order, the latest [`REQUESTS_KEPT`] of them (path is
+    /// the raw, still percent-encoded path; query pairs decoded).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Makes the S3 endpoints answer requests for a bucket of another region, `?location`
@@ -237,6 +240,18 @@ fn products(
     ])
 }
 
+/// How many of the latest requests the simulator keeps for [`Simulator::requests`]: enough
+/// for any test, and a bound for a demo server that runs for weeks.
+pub const REQUESTS_KEPT: usize = 10_000;
+
+/// Appends `item`, dropping the oldest items beyond `limit`.
+fn keep_recent<T>(log: &mut VecDeque<T>, item: T, limit: usize) {
+    while log.len() >= limit.max(1) {
+        log.pop_front();
+    }
+    log.push_back(item);
+}
+
 /// One simulated IONOS API, answering the requests below its prefix.
 trait Product: Send + Sync {
     /// e.g. `/cloudapi/v6`; requests to it or below it are this product's.
@@ -256,7 +271,8 @@ struct Shared {
     products: Vec<Arc<dyn Product>>,
     cloudapi: Arc<cloudapi::CloudApi>,
     s3: s3::S3,
-    log: Mutex<Vec<RecordedRequest>>,
+    /// The latest [`REQUESTS_KEPT`] requests.
+    log: Mutex<VecDeque<RecordedRequest>>,
 }
 
 async fn handle(
@@ -272,11 +288,9 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     tracing::debug!(%method, %path, "simulator request");
-    shared
-        .log
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(RecordedRequest {
+    keep_recent(
+        &mut shared.log.lock().unwrap_or_else(PoisonError::into_inner),
+        RecordedRequest {
             method: method.to_string(),
             path: path.clone(),
             query: query.clone(),
@@ -284,7 +298,9 @@ async fn handle(
             contract: headers
                 .get("x-contract-number")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        });
+        },
+        REQUESTS_KEPT,
+    );
     if s3::is_s3(&path) {
         // Signed with AWS Signature Version 4, checked by the S3 endpoint itself.
         return shared.s3.handle(&s3::Request {

@@ -1680,3 +1680,12 @@ async fn billing() {
         "309",
     );
 }
+
+#[test]
+fn the_request_log_keeps_the_latest_requests_only() {
+    let mut log = std::collections::VecDeque::new();
+    for i in 0..5 {
+        super::keep_recent(&mut log, i, 3);
+    }
+    assert_eq!(log, [2, 3, 4]);
+}
