@@ -348,8 +348,8 @@ async fn s3_costs(calls: usize) -> (Duration, Duration, Duration, usize, usize) 
         let mut req = ionos_mcp::upstream::client::Outgoing::new(
             hyper::Method::GET,
             "https://s3.eu-central-3.ionoscloud.com/logs-archive",
-            [("list-type", "2"), ("prefix", "2026/11/")],
-        );
+        )
+        .query([("list-type", "2"), ("prefix", "2026/11/")]);
         let t = Instant::now();
         ionos_mcp::upstream::s3::sign(
             &mut req,

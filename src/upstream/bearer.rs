@@ -79,8 +79,7 @@ impl Bearer {
             .unwrap_or(product.base_url)
             .trim_end_matches('/')
             .to_string();
-        let none: [(&str, &str); 0] = [];
-        let mut request = Outgoing::new(Method::GET, &format!("{base}{path}"), none);
+        let mut request = Outgoing::new(Method::GET, &format!("{base}{path}"));
         self.authenticate(&mut request).ok()?;
         let answer = http.send_once(tool, request).await.ok()?;
         if !answer.is_success() {

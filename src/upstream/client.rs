@@ -40,30 +40,32 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// A request to `url` (absolute, its path already encoded) with `query` appended,
-    /// form-encoded, after any query the URL has.
-    pub fn new<I, K, V>(method: Method, url: &str, query: I) -> Self
+    /// A request to `url`: absolute, its path already encoded.
+    pub fn new(method: Method, url: &str) -> Self {
+        Outgoing {
+            method,
+            url: url.to_string(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// Appends `pairs` to the query, form-encoded, after any query the URL has.
+    pub fn query<I, K, V>(mut self, pairs: I) -> Self
     where
         I: IntoIterator,
         I::Item: std::borrow::Borrow<(K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-        pairs.extend_pairs(query);
-        let pairs = pairs.finish();
-        let url = if pairs.is_empty() {
-            url.to_string()
-        } else if url.contains('?') {
-            format!("{url}&{pairs}")
-        } else {
-            format!("{url}?{pairs}")
-        };
-        Outgoing {
-            method,
-            url,
-            headers: HeaderMap::new(),
+        let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+        encoded.extend_pairs(pairs);
+        let encoded = encoded.finish();
+        if !encoded.is_empty() {
+            self.url
+                .push(if self.url.contains('?') { '&' } else { '?' });
+            self.url.push_str(&encoded);
         }
+        self
     }
 
     /// Adds a header; a value no header can carry (line breaks, control characters) is
@@ -189,6 +191,8 @@ impl Client {
                 .intercept(&uri)
                 .and_then(|p| p.basic_auth().cloned())
             {
+                let mut auth = auth;
+                auth.set_sensitive(true);
                 request.headers_mut().insert(PROXY_AUTHORIZATION, auth);
             }
         }
@@ -353,33 +357,30 @@ mod tests {
 
     #[test]
     fn the_query_is_form_encoded_after_any_the_url_has() {
-        let none: [(&str, &str); 0] = [];
+        let url = |base: &str, pairs: &[(&str, &str)]| {
+            Outgoing::new(Method::GET, base)
+                .query(pairs)
+                .url()
+                .to_string()
+        };
+        assert_eq!(url("https://h/p", &[]), "https://h/p");
         assert_eq!(
-            Outgoing::new(Method::GET, "https://h/p", none).url(),
-            "https://h/p"
-        );
-        assert_eq!(
-            Outgoing::new(
-                Method::GET,
-                "https://h/p",
-                [("depth", "1"), ("filter.name", "a b&c")]
-            )
-            .url(),
+            url("https://h/p", &[("depth", "1"), ("filter.name", "a b&c")]),
             "https://h/p?depth=1&filter.name=a+b%26c"
         );
         assert_eq!(
-            Outgoing::new(Method::GET, "https://h/b?list-type=2", [("prefix", "x/")]).url(),
+            url("https://h/b?list-type=2", &[("prefix", "x/")]),
             "https://h/b?list-type=2&prefix=x%2F"
         );
         assert_eq!(
-            Outgoing::new(Method::GET, "https://h/b", [("location", "")]).url(),
+            url("https://h/b", &[("location", "")]),
             "https://h/b?location="
         );
     }
 
     #[test]
     fn a_header_value_with_a_line_break_is_refused_by_name() {
-        let mut req = Outgoing::new(Method::GET, "https://h/", [("a", "b")]);
+        let mut req = Outgoing::new(Method::GET, "https://h/");
         let e = req
             .header("x-contract-number", "1\r\nX-Evil: 1")
             .unwrap_err();

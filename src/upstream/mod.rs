@@ -239,7 +239,7 @@ impl Http {
         loop {
             self.wait_for_cooldown(tool.product, started).await;
             attempt += 1;
-            let mut request = Outgoing::new(method.clone(), &url, &req.query);
+            let mut request = Outgoing::new(method.clone(), &url).query(&req.query);
             for (name, value) in &req.headers {
                 request
                     .header(name, value)

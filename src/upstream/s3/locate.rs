@@ -183,7 +183,7 @@ impl S3 {
         parts.literal("/");
         parts.segment(bucket);
         let url = format!("{}{}", endpoint.url, parts.path);
-        let mut request = Outgoing::new(hyper::Method::GET, &url, [("location", "")]);
+        let mut request = Outgoing::new(hyper::Method::GET, &url).query([("location", "")]);
         sign(&mut request, keys, &endpoint.region, SystemTime::now())?;
         http.send_once(tool, request).await
     }

@@ -292,8 +292,8 @@ mod tests {
         let mut req = Outgoing::new(
             hyper::Method::GET,
             "https://s3.eu-central-3.ionoscloud.com/bucket",
-            [("versioning", "")],
-        );
+        )
+        .query([("versioning", "")]);
         let secret = Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
         let keys = Keys {
             access_key: "AKIDEXAMPLE".into(),
