@@ -290,7 +290,7 @@ trait Io: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send {}
 impl<T: hyper::rt::Read + hyper::rt::Write + Connection + Unpin + Send> Io for T {}
 
 /// One connection, however it was made.
-pub struct Stream {
+struct Stream {
     io: Box<dyn Io>,
     /// A plain HTTP connection to a proxy: requests on it go in absolute form.
     to_proxy: bool,
