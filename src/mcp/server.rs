@@ -520,7 +520,7 @@ impl ServerHandler for IonosServer {
     ) -> Result<CallToolResponse, McpError> {
         let started = std::time::Instant::now();
         let name = request.name.to_string();
-        let answer = self.answer_call(request, context).await;
+        let answer = unless_it_panics(&name, self.answer_call(request, context)).await;
         let outcome = match &answer {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 ToolOutcome::ToolError
@@ -531,6 +531,28 @@ impl ServerHandler for IonosServer {
         METRICS.tool_call(&name, outcome, started.elapsed());
         answer
     }
+}
+
+/// Runs a call, turning a panic inside it into an internal error for the caller: rmcp would
+/// drop the request without an answer, and the client would wait for ever.
+async fn unless_it_panics<T>(
+    tool: &str,
+    call: impl std::future::Future<Output = Result<T, McpError>>,
+) -> Result<T, McpError> {
+    let mut call = std::pin::pin!(call);
+    std::future::poll_fn(|cx| {
+        // After a panic the call is not polled again: its answer is the error.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.as_mut().poll(cx)))
+            .unwrap_or_else(|_| {
+                std::task::Poll::Ready(Err(McpError::internal_error(
+                    format!(
+                        "{tool} failed inside ionos-mcp (a bug; the details are on the server's stderr). The server goes on serving."
+                    ),
+                    None,
+                )))
+            })
+    })
+    .await
 }
 
 // The metrics count the meta-tools under these names.
@@ -585,5 +607,23 @@ impl IonosServer {
                 .map_err(|e| refused("tools/call", McpError::invalid_params(e, None)))?,
         };
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::ErrorCode;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_inside_a_call_is_answered_with_an_internal_error() {
+        let answer: Result<(), McpError> =
+            unless_it_panics("list_datacenters", async { panic!("a bug") }).await;
+        let e = answer.unwrap_err();
+        assert_eq!(e.code, ErrorCode::INTERNAL_ERROR);
+        assert!(e.message.contains("list_datacenters failed"), "{e:?}");
+        let fine = unless_it_panics("list_datacenters", async { Ok::<_, McpError>(7) }).await;
+        assert_eq!(fine.unwrap(), 7);
     }
 }
