@@ -227,13 +227,10 @@ impl Client {
     }
 }
 
-/// TLS 1.2 and 1.3 with the process's crypto provider, verified by the platform verifier.
+/// TLS 1.2 and 1.3 by ring, verified by the platform verifier.
 fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
-    super::init_tls();
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     // ALPN (`http/1.1`) is the connector's to set.
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -178,7 +178,8 @@ pub struct Http {
 
 impl Http {
     fn new(config: Arc<Config>) -> Http {
-        // Cheap (no certificates yet), and what other clients in the process rely on.
+        // Cheap (no certificates yet). The server's own client names its provider; other
+        // rustls clients in the process (the tests' and benches' reqwest) take this one.
         init_tls();
         Http {
             client: OnceLock::new(),
